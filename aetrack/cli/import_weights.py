@@ -1,0 +1,35 @@
+"""`aetrack import-weights SRC DST`: convert a reference (or other supported) checkpoint into aetrack's format."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-weights", help="convert a checkpoint of the authors' reference code into aetrack's format",
+        description="Read a checkpoint in a supported foreign format (the authors' pose-ae-train .pth.tar), "
+                    "infer its architecture from the tensor shapes, check that it loads, and write it in "
+                    "aetrack's own format with its config and metadata.",
+    )
+    p.add_argument("src", help="checkpoint to convert (e.g. the reference's checkpoint.pth.tar)")
+    p.add_argument("dst", help="output file in aetrack's format (e.g. model.pt)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="network input size to record in the config (multiple of 64; default 512)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from aetrack.model import load_checkpoint_model, save_checkpoint
+
+    model, ckpt = load_checkpoint_model(args.src)
+    config = ckpt.config
+    if args.input_size is not None:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=args.input_size))
+    meta = {**ckpt.meta, "imported_from": str(args.src), "imported_kind": ckpt.kind}
+    save_checkpoint(args.dst, model, config, meta)
+    m = config.model
+    print(f"wrote {args.dst}: {m.stacks} stacks, width {m.width}, increase {m.increase}/{m.inner_increase}, "
+          f"{m.out_channels} output channels ({ckpt.kind} format in)")
+    return 0

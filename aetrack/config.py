@@ -1,0 +1,204 @@
+"""Settings as dataclasses, loaded strictly from YAML: an unknown key is an error that names it.
+
+A config file has top-level sections matching the fields of `Config` (``model``, ``inference``, ...);
+every section is optional and falls back to its defaults.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aetrack.errors import AetrackError
+from aetrack.skeleton import NUM_JOINTS
+
+
+
+def _config_dir() -> Path:
+    """The presets folder: installed as package `aetrack.configs` (mapped from the repository's `configs/`)."""
+    try:
+        from importlib.resources import files
+        return Path(str(files("aetrack.configs")))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        return Path(__file__).resolve().parent.parent / "configs"
+
+
+CONFIG_DIR = _config_dir()
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The stacked-hourglass network of the paper (section 3.1) and the meaning of its output channels.
+
+    Output channels, in order: `joints` heatmaps, `joints * tag_dim` tags (tag dimension d of joint j at
+    channel joints + d * joints + j), `joints * temporal_dim` temporal tags, then `extra_channels` unused ones
+    (the authors' COCO model has 34 of those).
+    """
+
+    stacks: int = 4
+    stem: tuple[int, ...] = (64, 128)  # channels of the stride-4 stem's first two convolutions
+    width: int = 256                   # feature channels between hourglasses ("inp_dim" of the reference)
+    increase: int = 128                # channels added at the outermost hourglass level
+    inner_increase: int | None = None  # channels added at deeper levels; None: same as `increase`
+    depth: int = 4                     # downsamplings inside each hourglass
+    batch_norm: bool = False
+    joints: int = NUM_JOINTS
+    tag_dim: int = 1
+    temporal_dim: int = 0
+    extra_channels: int = 0
+    input_size: int = 512              # square network input for single-scale inference, multiple of 64
+
+    @property
+    def out_channels(self) -> int:
+        return self.joints * (1 + self.tag_dim + self.temporal_dim) + self.extra_channels
+
+    @property
+    def stride(self) -> int:
+        return 4
+
+    def __post_init__(self) -> None:
+        for name in ("stacks", "width", "depth", "joints", "tag_dim", "input_size"):
+            if getattr(self, name) < 1:
+                raise AetrackError(f"model.{name} must be at least 1, got {getattr(self, name)}")
+        if len(self.stem) != 2 or min(self.stem) < 1:
+            raise AetrackError(f"model.stem must be two positive channel counts, got {list(self.stem)}")
+        for name in ("increase", "temporal_dim", "extra_channels"):
+            if getattr(self, name) < 0:
+                raise AetrackError(f"model.{name} must not be negative, got {getattr(self, name)}")
+        if self.input_size % 64:
+            raise AetrackError(f"model.input_size must be a multiple of 64, got {self.input_size}")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How images become network inputs and how maps become people."""
+
+    flip: bool = False
+    scales: tuple[float, ...] = (1.0,)
+    detection_threshold: float = 0.1
+    tag_threshold: float = 1.0
+    max_people: int = 30
+    nms_kernel: int = 3
+    adjust: bool = True          # quarter-pixel step toward the higher neighbour
+    refine: bool = True          # fill missing joints (the paper's "missing joints" step)
+    channel_order: str = "RGB"   # colour order the network was trained with
+
+    def __post_init__(self) -> None:
+        if not self.scales or any(s <= 0 for s in self.scales):
+            raise AetrackError(f"inference.scales must be positive numbers, got {list(self.scales)}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise AetrackError(f"inference.channel_order must be RGB or BGR, got {self.channel_order!r}")
+        if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:
+            raise AetrackError(f"inference.nms_kernel must be an odd number >= 1, got {self.nms_kernel}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of a run; sections are added here as the modules that read them land."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+
+def _from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, refusing unknown keys and values of the wrong type."""
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise AetrackError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise AetrackError(f"unknown config key '{path}' (known keys here: {known})")
+        kwargs[key] = _coerce(hints[key], value, path)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, path: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _from_dict(hint, value, path)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise AetrackError(f"config key '{path}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AetrackError(f"config key '{path}' must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AetrackError(f"config key '{path}' must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise AetrackError(f"config key '{path}' must be a string, got {value!r}")
+        return value
+    return value
+
+
+def config_from_dict(data: dict | None) -> Config:
+    """A `Config` from nested plain data (as read from YAML or stored in a checkpoint)."""
+    return _from_dict(Config, data, "")
+
+
+def config_to_dict(config: Config) -> dict:
+    """Plain nested data for YAML files and checkpoints (tuples become lists)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(config))
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A config file path, or the name of a preset in `configs/` (with or without `.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    presets = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise AetrackError(f"config '{name}' not found: not a file, and not a preset ({presets})")
+
+
+def load_config(name: str | Path) -> Config:
+    """Read a YAML config file (or a preset name) with `yaml.safe_load`, strictly."""
+    path = resolve_config_path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AetrackError(f"cannot read config {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AetrackError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is not None and not isinstance(data, dict):
+        raise AetrackError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return config_from_dict(data)
+    except AetrackError as exc:
+        raise AetrackError(f"config {path}: {exc}") from None
