@@ -1,7 +1,8 @@
 """Letterbox geometry: an image is resized (aspect kept) and padded right/bottom to multiples of 64.
 
-Coordinates: image and input keypoints use pixel centres (x = 0 is the centre of the first column). A
-heatmap pixel i covers input pixels [stride*i, stride*(i+1)), whose centre is input x = stride*i + (stride-1)/2.
+Coordinates: image and input keypoints use pixel centres (x = 0 is the centre of the first column).
+Heatmap coordinates use pixel edges, as the reference decoder and our training targets do: heatmap pixel i
+spans [i, i + 1) and covers input pixels [stride*i, stride*(i+1)), so heatmap x = (input x + 0.5) / stride.
 """
 from __future__ import annotations
 
@@ -36,12 +37,11 @@ class Letterbox:
 
     def heatmap_to_image(self, xy: np.ndarray, stride: int = 4) -> np.ndarray:
         """Heatmap pixel coordinates (..., 2) -> original image pixel coordinates (..., 2)."""
-        inp = np.asarray(xy, np.float64) * stride + (stride - 1) / 2.0
-        return self.input_to_image(inp)
+        return self.input_to_image(np.asarray(xy, np.float64) * stride - 0.5)
 
     def image_to_heatmap(self, xy: np.ndarray, stride: int = 4) -> np.ndarray:
         """Original image pixel coordinates (..., 2) -> heatmap pixel coordinates (..., 2)."""
-        return (self.image_to_input(xy) - (stride - 1) / 2.0) / stride
+        return (self.image_to_input(xy) + 0.5) / stride
 
     def input_to_image(self, xy: np.ndarray) -> np.ndarray:
         sx = self.image_w / self.resized_w

@@ -55,9 +55,9 @@ def resample(maps: Maps, source: Letterbox, target: Letterbox, stride: int) -> M
         return maps
     th, tw = target.map_size(stride)
     sh, sw = maps.heatmaps.shape[-2:]
-    # target heatmap pixel -> image pixel -> source heatmap pixel; both maps are affine per axis
-    corners = target.heatmap_to_image(np.array([[0.0, 0.0], [1.0, 1.0]]), stride)
-    src = source.image_to_heatmap(corners, stride)
+    # target heatmap pixel centre -> image pixel -> source heatmap pixel index; affine per axis
+    corners = target.heatmap_to_image(np.array([[0.5, 0.5], [1.5, 1.5]]), stride)
+    src = source.image_to_heatmap(corners, stride) - 0.5
     ax, ay = src[1, 0] - src[0, 0], src[1, 1] - src[0, 1]
     bx, by = src[0, 0], src[0, 1]
     dev = maps.heatmaps.device
