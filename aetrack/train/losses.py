@@ -16,7 +16,7 @@ def _gather_tags(tags: torch.Tensor, joints: torch.Tensor) -> tuple[torch.Tensor
     n, m, l, _ = joints.shape
     visible = joints[..., 1] > 0
     # Hidden rows may hold any index (padding); point them at 0 so only real joints are read.
-    index = torch.where(visible, joints[..., 0], torch.zeros_like(joints[..., 0]))
+    index = torch.where(visible, joints[..., 0].long(), 0)
     index = index.reshape(n, m * l, 1).expand(-1, -1, tags.shape[-1])
     return torch.gather(tags, 1, index).reshape(n, m, l, tags.shape[-1]), visible
 
