@@ -16,7 +16,7 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
     The parent folder is created if missing. A failure leaves any previous file untouched.
     """
     path = Path(path)
-    text = json.dumps(obj, indent=indent)  # serialise first: an unserialisable object fails before the disk is touched
+    text = json.dumps(obj, indent=indent)  # serialise first, so a bad object fails before the disk is touched
     # Same folder, so os.replace is a rename within one file system (atomic on POSIX and Windows).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:

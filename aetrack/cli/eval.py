@@ -1,0 +1,49 @@
+"""`aetrack eval BENCHMARK`: score predictions against ground truth, one subcommand per benchmark."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval", help="score predictions against ground truth (COCO keypoint AP)",
+        description="Score predictions against ground truth. `aetrack eval coco` gives COCO keypoint AP/AR "
+                    "with pycocotools.",
+    )
+    p.set_defaults(run=lambda args: _print_help(p))
+    benchmarks = p.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    _add_coco(benchmarks)
+    # Place for `aetrack eval track` (PoseTrack mAP, MOTA, IDF1): an `_add_track(benchmarks)` beside `_add_coco`,
+    # whose run calls the library in aetrack/eval/posetrack.py. Not written yet.
+
+
+def _add_coco(benchmarks: argparse._SubParsersAction) -> None:
+    p = benchmarks.add_parser(
+        "coco", help="COCO keypoint AP/AR (pycocotools)",
+        description="COCO keypoint AP and AR of a results file against a COCO ground truth, computed by "
+                    "pycocotools' COCOeval (iouType 'keypoints'). Inputs are checked first; problems are "
+                    "reported on one line.",
+    )
+    p.add_argument("--gt", required=True, metavar="GT.json",
+                   help="COCO ground truth with keypoint annotations (e.g. person_keypoints_val2017.json)")
+    p.add_argument("--pred", required=True, metavar="RESULTS.json",
+                   help="COCO keypoint results: a JSON list of {image_id, category_id, keypoints, score}")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="table (default) or json: one JSON object of the ten stats on the last line of stdout")
+    p.add_argument("--verbose", action="store_true", help="show pycocotools' log and summary table on stderr")
+    p.set_defaults(run=_run_coco)
+
+
+def _run_coco(args: argparse.Namespace) -> int:
+    from aetrack.eval.coco import evaluate_coco, format_stats_table
+
+    stats = evaluate_coco(args.gt, args.pred, verbose=args.verbose)
+    print(json.dumps(stats) if args.format == "json" else format_stats_table(stats))
+    return 0
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    """`aetrack eval` without a benchmark: show what there is and fail, as the top-level command does."""
+    parser.print_help()
+    return 2
