@@ -98,11 +98,73 @@ class InferenceConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Random geometry and colour changes for training, drawn once per clip so a clip stays consistent."""
+
+    scale: tuple[float, ...] = (0.75, 1.25)  # range of zoom on top of fitting the image to the input
+    rotation: float = 30.0                   # degrees, uniform in [-rotation, rotation]
+    translate: float = 0.1                   # fraction of the input size, uniform in [-t, t] per axis
+    flip: float = 0.5                        # probability of a horizontal mirror (joints swapped with FLIP)
+    color: float = 0.2                       # brightness / contrast / saturation jitter amplitude
+
+    def __post_init__(self) -> None:
+        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
+            raise AetrackError(f"train.augment.scale must be [min, max] with 0 < min <= max, got {list(self.scale)}")
+        if not 0 <= self.flip <= 1:
+            raise AetrackError(f"train.augment.flip is a probability, got {self.flip}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training clips come from: 'synth' (generated on the fly), 'coco' or 'posetrack'."""
+
+    kind: str = "synth"
+    images: str = ""          # coco: image folder; posetrack: dataset root holding the frame folders
+    annotations: str = ""     # coco: keypoint JSON file; posetrack: folder of per-video JSON files
+    synth_people: tuple[int, ...] = (1, 6)     # range of people per synthetic video
+    synth_size: tuple[int, ...] = (640, 360)   # synthetic frame size, width and height
+    samples_per_epoch: int = 20000             # synthetic data is endless; this sets the epoch length
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("synth", "coco", "posetrack"):
+            raise AetrackError(f"train.data.kind must be synth, coco or posetrack, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training run. Defaults follow the paper: Adam, lr 2e-4 dropped to 1e-5 after 150k iterations."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    batch_size: int = 32           # frames per step (clips * clip_length)
+    clip_length: int = 2           # consecutive frames per clip for the temporal loss (1 for still images)
+    max_people: int = 30
+    iterations: int = 200_000
+    lr: float = 2e-4
+    lr_drop_at: int = 150_000
+    lr_after_drop: float = 1e-5
+    tag_weight: float = 1e-3
+    temporal_weight: float = 1e-3
+    workers: int = 4
+    amp: bool = True               # bf16 autocast on CUDA; ignored on CPU
+    out: str = "runs/train"
+    checkpoint_every: int = 1000
+    log_every: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.clip_length < 1 or self.batch_size < self.clip_length or self.batch_size % self.clip_length:
+            raise AetrackError(f"train.batch_size ({self.batch_size}) must be a positive multiple of "
+                               f"train.clip_length ({self.clip_length})")
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of a run; sections are added here as the modules that read them land."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def _from_dict(cls: type, data: Any, where: str) -> Any:

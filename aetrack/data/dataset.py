@@ -1,0 +1,106 @@
+"""Training data: sources of labelled clips (synthetic, COCO, PoseTrack) behind one interface, and the
+torch Dataset that augments them and builds the targets the loss needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from aetrack.config import AugmentConfig, TrainConfig
+from aetrack.data.augment import identity_transform, jitter_colour, sample_transform, warp_image, warp_keypoints
+from aetrack.data.targets import joint_indices, render_heatmaps
+from aetrack.skeleton import NUM_JOINTS
+
+
+@dataclass
+class ClipSample:
+    """A labelled clip. images (T, H, W, 3) uint8 BGR; keypoints (T, M, 17, 3) x, y (image pixel centres),
+    visibility (0 = unlabelled); person slot m is the same person in every frame; ignore (T, H, W) uint8,
+    1 where people are present but unlabelled (crowds, unannotated people), or None."""
+
+    images: np.ndarray
+    keypoints: np.ndarray
+    ignore: np.ndarray | None = None
+
+
+class ClipSource(Protocol):
+    """What a dataset of clips provides: a length and clip number i (deterministic for i)."""
+
+    clip_length: int
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> ClipSample: ...
+
+
+class TrainingDataset(torch.utils.data.Dataset):
+    """Clips -> augmented network inputs and targets, one item per clip.
+
+    Item: images (T, S, S, 3) uint8 BGR, heatmaps (T, 17, S/4, S/4) float32, masks (T, S/4, S/4) float32
+    (1 = use the pixel), joints (T, M, 17, 2) int64 [flat index, visible] for the tag losses.
+    """
+
+    def __init__(self, source: ClipSource, input_size: int, train: TrainConfig, augment: bool = True,
+                 seed: int = 0, stride: int = 4) -> None:
+        self.source, self.size, self.stride = source, input_size, stride
+        self.max_people, self.augment_cfg = train.max_people, train.augment
+        self.augment, self.seed = augment, seed
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        clip = self.source[index]
+        rng = np.random.default_rng([self.seed, index])
+        hw = clip.images.shape[1:3]
+        t = sample_transform(rng, hw, self.size, self.augment_cfg) if self.augment else identity_transform(hw, self.size)
+        out_hw = (self.size // self.stride, self.size // self.stride)
+        images, heatmaps, masks, joints = [], [], [], []
+        for f in range(len(clip.images)):
+            img = warp_image(clip.images[f], t, self.size)
+            images.append(jitter_colour(img, t) if self.augment else img)
+            kp = warp_keypoints(clip.keypoints[f], t, self.size)
+            kp_out = kp.copy()
+            kp_out[..., :2] = (kp[..., :2] + 0.5) / self.stride  # heatmap pixel-edge coordinates
+            heatmaps.append(render_heatmaps(kp_out, out_hw))
+            joints.append(joint_indices(kp_out, out_hw, self.max_people))
+            masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, out_hw))
+        return {"images": torch.from_numpy(np.stack(images)), "heatmaps": torch.from_numpy(np.stack(heatmaps)),
+                "masks": torch.from_numpy(np.stack(masks)), "joints": torch.from_numpy(np.stack(joints))}
+
+    def _mask(self, ignore: np.ndarray | None, t, out_hw: tuple[int, int]) -> np.ndarray:
+        if ignore is None or not ignore.any():
+            return np.ones(out_hw, np.float32)
+        warped = warp_image(ignore.astype(np.uint8) * 255, t, self.size, cv2.INTER_NEAREST)
+        small = cv2.resize(warped, out_hw[::-1], interpolation=cv2.INTER_AREA)
+        return (small < 128).astype(np.float32)
+
+
+def collate_clips(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack clips and flatten (clips, T) into one frame axis; frames of a clip stay consecutive."""
+    return {k: torch.cat([it[k] for it in items]) for k in items[0]}
+
+
+def empty_keypoints(frames: int, people: int = 0) -> np.ndarray:
+    return np.zeros((frames, people, NUM_JOINTS, 3), np.float32)
+
+
+def make_source(train: TrainConfig, seed: int = 0) -> ClipSource:
+    """The clip source a training config names."""
+    data = train.data
+    if data.kind == "synth":
+        from aetrack.data.sources import SynthClips
+        return SynthClips(train.clip_length, data.samples_per_epoch, tuple(data.synth_people),
+                          tuple(data.synth_size), seed)
+    if data.kind == "coco":
+        from aetrack.data.sources import CocoImages
+        return CocoImages(data.annotations, data.images)
+    from aetrack.data.sources import PoseTrackClips
+    return PoseTrackClips(data.annotations, data.images, train.clip_length)
+
+
+__all__ = ["ClipSample", "ClipSource", "TrainingDataset", "collate_clips", "make_source", "AugmentConfig"]

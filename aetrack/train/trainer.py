@@ -1,0 +1,203 @@
+"""The training loop: Adam with the paper's step schedule, intermediate supervision, mixed precision on CUDA,
+atomic checkpoints that `--resume` continues from, and one process per GPU under torchrun.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from aetrack.config import Config, config_to_dict
+from aetrack.data.dataset import TrainingDataset, collate_clips, make_source
+from aetrack.errors import AetrackError
+from aetrack.model import build_model
+from aetrack.model.checkpoint import atomic_torch_save, read_checkpoint, save_checkpoint
+from aetrack.train.losses import AELoss
+
+
+@dataclasses.dataclass
+class DistInfo:
+    """This process's place in a torchrun job (rank 0 of 1 when run directly)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> DistInfo:
+    """Join the process group when launched by torchrun (RANK/WORLD_SIZE set)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch.distributed as dist
+
+    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(info.local_rank)
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return info
+
+
+def learning_rate(config: Config, iteration: int) -> float:
+    t = config.train
+    return t.lr if iteration < t.lr_drop_at else t.lr_after_drop
+
+
+def _batches(loader: torch.utils.data.DataLoader, sampler, start_epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+    epoch = start_epoch
+    while True:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def to_network_input(images: torch.Tensor, channel_order: str) -> torch.Tensor:
+    """Frames (N, S, S, 3) uint8 BGR -> (N, 3, S, S) float in [0, 1] in the model's colour order."""
+    x = images.permute(0, 3, 1, 2).float().div_(255.0)
+    return x.flip(1) if channel_order == "RGB" else x
+
+
+class Trainer:
+    """Trains `config.model` on `config.train.data`, writing checkpoints and a JSONL log to `config.train.out`."""
+
+    def __init__(self, config: Config, resume: bool = False, init_weights: str | None = None,
+                 device: str = "auto") -> None:
+        self.config, self.dist = config, setup_distributed()
+        t = config.train
+        if device == "auto":
+            device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        torch.manual_seed(t.seed + self.dist.rank)
+        self.out = Path(t.out)
+        self.model = build_model(config).to(self.device)
+        self.loss = AELoss(config.model, t.tag_weight, t.temporal_weight)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr)
+        self.iteration = 0
+        if init_weights:
+            self._load_weights(init_weights)
+        if resume:
+            self._resume()
+        self.net = self.model
+        if self.dist.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
+        self.amp = t.amp and self.device.type == "cuda"
+
+    def _load_weights(self, path: str) -> None:
+        from aetrack.model.checkpoint import check_state_dict
+
+        ckpt = read_checkpoint(path)
+        check_state_dict(self.model, ckpt.state_dict, path)
+        self.model.load_state_dict(ckpt.state_dict)
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            raise AetrackError(f"--resume: no checkpoint {path} to resume from")
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        state = data.get("train_state") or {}
+        if "optimizer" not in state:
+            raise AetrackError(f"--resume: {path} holds no training state (optimizer, iteration)")
+        self.model.load_state_dict(data["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+
+    def _loader(self) -> tuple[torch.utils.data.DataLoader, object]:
+        t = self.config.train
+        source = make_source(t, seed=t.seed)
+        dataset = TrainingDataset(source, self.config.model.input_size, t, augment=True, seed=t.seed)
+        clips = t.batch_size // t.clip_length
+        sampler = None
+        if self.dist.world > 1:
+            sampler = torch.utils.data.distributed.DistributedSampler(dataset, self.dist.world, self.dist.rank,
+                                                                      seed=t.seed)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=clips, shuffle=sampler is None, sampler=sampler, num_workers=t.workers,
+            collate_fn=collate_clips, drop_last=True, pin_memory=self.device.type == "cuda",
+            persistent_workers=t.workers > 0, generator=torch.Generator().manual_seed(t.seed))
+        if len(loader) == 0:
+            raise AetrackError(f"training data has {len(dataset)} clips, fewer than one batch of {clips}")
+        return loader, sampler
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on a batch; returns the loss parts as floats."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.config, self.iteration)
+        dev = self.device
+        x = to_network_input(batch["images"].to(dev, non_blocking=True), self.config.inference.channel_order)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            out = self.net(x)
+        total, parts = self.loss(out.float(), batch["heatmaps"].to(dev), batch["masks"].to(dev),
+                                 batch["joints"].to(dev), clip_length=self.config.train.clip_length)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        return {"loss": float(total.detach()), **{k: float(v) for k, v in parts.items()}}
+
+    def save(self, name: str = "last.pt") -> Path:
+        """Atomic checkpoint in our format plus the optimizer state for --resume."""
+        path = self.out / name
+        save_checkpoint(path, self.model, self.config, {"iteration": self.iteration,
+                                                        "trained_on": self.config.train.data.kind})
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        data["train_state"] = {"optimizer": self.optimizer.state_dict(), "iteration": self.iteration}
+        atomic_torch_save(data, path)
+        return path
+
+    def fit(self, iterations: int | None = None, progress: bool = True) -> Path:
+        """Train until `iterations` (default: the config's); Ctrl-C saves a checkpoint before stopping."""
+        t = self.config.train
+        end = t.iterations if iterations is None else iterations
+        if self.dist.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=1))
+        loader, sampler = self._loader()
+        self.model.train()
+        log = (self.out / "log.jsonl").open("a") if self.dist.main else None
+        start, last_print, running = time.time(), time.time(), {}
+        stop = {"flag": False}
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+        try:
+            for batch in _batches(loader, sampler, self.iteration // max(1, len(loader))):
+                if self.iteration >= end or stop["flag"]:
+                    break
+                parts = self.step(batch)
+                running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
+                if log and (self.iteration % t.log_every == 0 or self.iteration == end):
+                    rate = self.iteration / max(time.time() - start, 1e-9)
+                    log.write(json.dumps({"iteration": self.iteration, "lr": learning_rate(self.config, self.iteration),
+                                          **parts, "time": time.time() - start}) + "\n")
+                    log.flush()
+                    if progress and time.time() - last_print > 5:
+                        last_print = time.time()
+                        shown = " ".join(f"{k} {v:.4g}" for k, v in running.items())
+                        print(f"[{self.iteration}/{end}] {shown} ({rate:.2f} it/s)", file=sys.stderr, flush=True)
+                if self.dist.main and self.iteration % t.checkpoint_every == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            if self.dist.main:
+                print(f"interrupted at iteration {self.iteration}; saving", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if log:
+                log.close()
+        return self.save() if self.dist.main else self.out / "last.pt"
+
+
+def set_seed(seed: int) -> None:
+    np.random.seed(seed)
+    torch.manual_seed(seed)
