@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from aetrack.cli.eval_track import add_track_parser
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,8 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=lambda args: _print_help(p))
     benchmarks = p.add_subparsers(dest="benchmark", metavar="BENCHMARK")
     _add_coco(benchmarks)
-    # Place for `aetrack eval track` (PoseTrack mAP, MOTA, IDF1): an `_add_track(benchmarks)` beside `_add_coco`,
-    # whose run calls the library in aetrack/eval/posetrack.py. Not written yet.
+    add_track_parser(benchmarks)  # `aetrack eval track`: PoseTrack mAP, MOTA, IDF1 (aetrack/cli/eval_track.py)
 
 
 def _add_coco(benchmarks: argparse._SubParsersAction) -> None:
