@@ -74,7 +74,7 @@ class SynthClips:
         rng = np.random.default_rng([self.seed, index, 7])
         people = int(rng.integers(self.people[0], self.people[1] + 1))
         # skip a random number of frames so people are caught mid-walk, not only at their entrances
-        skip = int(rng.integers(0, 40))
+        skip = int(rng.integers(0, 20))
         frames = list(generate_video(seed=int(rng.integers(2**31)), frames=skip + self.clip_length,
                                      people=people, size=self.size))[skip:]
         slots = sorted({int(t) for f in frames for t in f.track_ids})
