@@ -192,6 +192,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     batch_size: int = 32           # frames per step (clips * clip_length)
     clip_length: int = 2           # consecutive frames per clip for the temporal loss (1 for still images)
+    crop_size: int = 0             # train on square crops of this size at inference scale (0: whole input)
     max_people: int = 30
     iterations: int = 200_000
     lr: float = 2e-4
@@ -207,6 +208,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.crop_size < 0 or self.crop_size % 64:
+            raise AetrackError(f"train.crop_size must be 0 or a multiple of 64, got {self.crop_size}")
         if self.clip_length < 1 or self.batch_size < self.clip_length or self.batch_size % self.clip_length:
             raise AetrackError(f"train.batch_size ({self.batch_size}) must be a positive multiple of "
                                f"train.clip_length ({self.clip_length})")

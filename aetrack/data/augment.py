@@ -26,14 +26,23 @@ class ClipTransform:
 
 
 def sample_transform(rng: np.random.Generator, image_hw: tuple[int, int], input_size: int,
-                     cfg: AugmentConfig) -> ClipTransform:
-    """Draw a random transform that fits the image into a square input, then zooms, rotates and shifts."""
+                     cfg: AugmentConfig, crop: int | None = None) -> ClipTransform:
+    """Draw a random transform that fits the image into a square input, then zooms, rotates and shifts.
+
+    With `crop` smaller than `input_size`, people keep the size they have at `input_size` but only a
+    crop x crop window around a random point of the image is kept: cheaper steps, no padding to learn from.
+    """
     h, w = image_hw
     zoom = rng.uniform(*cfg.scale) * input_size / max(h, w)
     angle = rng.uniform(-cfg.rotation, cfg.rotation)
-    shift = rng.uniform(-cfg.translate, cfg.translate, size=2) * input_size
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, zoom)
-    matrix[:, 2] += (input_size - 1) / 2 - np.array([(w - 1) / 2, (h - 1) / 2]) + shift
+    if crop is None or crop >= input_size:
+        centre = np.array([(w - 1) / 2, (h - 1) / 2])
+        target = (input_size - 1) / 2 + rng.uniform(-cfg.translate, cfg.translate, size=2) * input_size
+    else:
+        centre = rng.uniform([0, 0], [w - 1, h - 1])
+        target = np.full(2, (crop - 1) / 2)
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, zoom)
+    matrix[:, 2] += target - centre
     c = cfg.color
     return ClipTransform(matrix, bool(rng.random() < cfg.flip), rng.uniform(-c, c) * 255 * 0.5,
                          rng.uniform(1 - c, 1 + c), rng.uniform(1 - c, 1 + c))

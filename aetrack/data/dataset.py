@@ -49,6 +49,8 @@ class TrainingDataset(torch.utils.data.Dataset):
         self.source, self.size, self.stride = source, input_size, stride
         self.max_people, self.augment_cfg = train.max_people, train.augment
         self.augment, self.seed = augment, seed
+        # training crops keep inference scale (input_size) but cover only crop x crop input pixels
+        self.crop = train.crop_size if augment and 0 < train.crop_size < input_size else input_size
 
     def __len__(self) -> int:
         return len(self.source)
@@ -57,25 +59,28 @@ class TrainingDataset(torch.utils.data.Dataset):
         clip = self.source[index]
         rng = np.random.default_rng([self.seed, index])
         hw = clip.images.shape[1:3]
-        t = sample_transform(rng, hw, self.size, self.augment_cfg) if self.augment else identity_transform(hw, self.size)
-        out_hw = (self.size // self.stride, self.size // self.stride)
+        size = self.crop
+        t = (sample_transform(rng, hw, self.size, self.augment_cfg, size) if self.augment
+             else identity_transform(hw, self.size))
+        out_hw = (size // self.stride, size // self.stride)
         images, heatmaps, masks, joints = [], [], [], []
         for f in range(len(clip.images)):
-            img = warp_image(clip.images[f], t, self.size)
+            img = warp_image(clip.images[f], t, size)
             images.append(jitter_colour(img, t) if self.augment else img)
-            kp = warp_keypoints(clip.keypoints[f], t, self.size)
+            kp = warp_keypoints(clip.keypoints[f], t, size)
             kp_out = kp.copy()
             kp_out[..., :2] = (kp[..., :2] + 0.5) / self.stride  # heatmap pixel-edge coordinates
             heatmaps.append(render_heatmaps(kp_out, out_hw))
             joints.append(joint_indices(kp_out, out_hw, self.max_people))
-            masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, out_hw))
+            masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, size, out_hw))
         return {"images": torch.from_numpy(np.stack(images)), "heatmaps": torch.from_numpy(np.stack(heatmaps)),
                 "masks": torch.from_numpy(np.stack(masks)), "joints": torch.from_numpy(np.stack(joints))}
 
-    def _mask(self, ignore: np.ndarray | None, t, out_hw: tuple[int, int]) -> np.ndarray:
+    @staticmethod
+    def _mask(ignore: np.ndarray | None, t, size: int, out_hw: tuple[int, int]) -> np.ndarray:
         if ignore is None or not ignore.any():
             return np.ones(out_hw, np.float32)
-        warped = warp_image(ignore.astype(np.uint8) * 255, t, self.size, cv2.INTER_NEAREST)
+        warped = warp_image(ignore.astype(np.uint8) * 255, t, size, cv2.INTER_NEAREST)
         small = cv2.resize(warped, out_hw[::-1], interpolation=cv2.INTER_AREA)
         return (small < 128).astype(np.float32)
 

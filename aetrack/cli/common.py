@@ -1,0 +1,46 @@
+"""Options shared by the commands that run a model (track, stream, predict, bench)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from aetrack.config import Config, load_config
+from aetrack.errors import AetrackError
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tiny_synth.pt"
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--weights", help=f"checkpoint: aetrack's or the authors' .pth.tar (default: the bundled "
+                                     f"demo model {BUNDLED_WEIGHTS.name}, trained on synthetic people)")
+    g.add_argument("--config", help="YAML config or preset name whose inference and tracker sections to use "
+                                    "(the network itself always comes from the checkpoint)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image's maps")
+    g.add_argument("--scales", type=float, nargs="+", metavar="S", help="test scales, e.g. 1 0.5 1.5")
+
+
+def weights_path(args: argparse.Namespace) -> Path:
+    if args.weights:
+        return Path(args.weights)
+    if not BUNDLED_WEIGHTS.is_file():
+        raise AetrackError(f"no bundled model at {BUNDLED_WEIGHTS}; pass --weights")
+    return BUNDLED_WEIGHTS
+
+
+def run_config(args: argparse.Namespace) -> Config | None:
+    """The settings a run uses beyond the checkpoint's own: --config, then --flip/--scales on top."""
+    from aetrack.model.checkpoint import read_checkpoint
+
+    base = read_checkpoint(weights_path(args)).config
+    if args.config:
+        loaded = load_config(args.config)
+        base = dataclasses.replace(base, inference=loaded.inference, tracker=loaded.tracker)
+    inference = base.inference
+    if args.flip:
+        inference = dataclasses.replace(inference, flip=True)
+    if args.scales:
+        inference = dataclasses.replace(inference, scales=tuple(args.scales))
+    return dataclasses.replace(base, inference=inference)
