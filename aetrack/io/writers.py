@@ -155,6 +155,7 @@ class VideoSink:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            os.chmod(self.tmp, 0o644)  # mkstemp makes it private; results are ordinary files
             os.replace(self.tmp, self.path)
 
     def __enter__(self) -> "VideoSink":
