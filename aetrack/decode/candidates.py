@@ -1,0 +1,157 @@
+"""Joint candidates: NMS on heatmaps and the top-k local maxima of every joint, in numpy and in torch.
+
+A candidate is a pixel that equals the maximum of its `kernel` x `kernel` window (the border counts as -inf)
+and whose heatmap value is above the detection threshold; each joint keeps its `k` highest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Candidates:
+    """Candidates of one image, grouped by joint: those of joint j are rows starts[j]:starts[j + 1].
+
+    xy: (C, 2) float32 x, y in heatmap pixels (pixel indices). val: (C,) float32 heatmap value.
+    tags: (C, D) float32 tag at the pixel. flat: (C,) int64 index y * W + x. starts: (J + 1,) int64.
+    Within a joint, rows are in decreasing value.
+    """
+
+    xy: np.ndarray
+    val: np.ndarray
+    tags: np.ndarray
+    flat: np.ndarray
+    starts: np.ndarray
+
+    def joint(self, j: int) -> slice:
+        return slice(int(self.starts[j]), int(self.starts[j + 1]))
+
+
+def nms_keep(det: np.ndarray, kernel: int) -> np.ndarray:
+    """(J, H, W) bool: pixels equal to the maximum of their kernel x kernel window (outside counts as -inf)."""
+    r = kernel // 2
+    rows = det.copy()
+    for s in range(1, r + 1):  # separable max: along x, then along y; out-of-image pixels are simply skipped
+        np.maximum(rows[:, :, s:], det[:, :, :-s], out=rows[:, :, s:])
+        np.maximum(rows[:, :, :-s], det[:, :, s:], out=rows[:, :, :-s])
+    full = rows.copy()
+    for s in range(1, r + 1):
+        np.maximum(full[:, s:], rows[:, :-s], out=full[:, s:])
+        np.maximum(full[:, :-s], rows[:, s:], out=full[:, :-s])
+    return full == det
+
+
+def _torch_topk_rows(nms_det: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch.topk of the given rows of (J, HW): the order the reference gives to equal values."""
+    val, ind = torch.from_numpy(np.ascontiguousarray(nms_det[rows])).topk(k, dim=1)
+    return val.numpy(), ind.numpy()
+
+
+def find_candidates(det: np.ndarray, tag: np.ndarray, k: int, threshold: float, kernel: int = 3,
+                    torch_ties: bool = False) -> Candidates:
+    """Top-k NMS maxima above `threshold` per joint of det (J, H, W), tag (J, H, W, D).
+
+    Equal values are ordered by pixel index, or, with `torch_ties`, as torch.topk orders them on the NMS'd map
+    (what the reference does; that order is not by index and decides who is created first).
+    """
+    j_count, h, w = det.shape
+    hw = h * w
+    k = min(k, hw)
+    flat_det = det.reshape(j_count, hw)
+    keep = nms_keep(det, kernel).reshape(j_count, hw)
+    if threshold < 0:  # suppressed pixels (value 0) pass a negative threshold: let torch.topk choose them
+        return _candidates_from_topk(flat_det * keep, tag, np.arange(j_count), k, threshold, w)
+    at = np.flatnonzero(keep & (flat_det > threshold))
+    jj, ii = np.divmod(at, hw)
+    val = flat_det.ravel()[at]
+    order = np.lexsort((-val, jj))  # by joint, then decreasing value, equal values by index (stable)
+    jj, ii, val = jj[order], ii[order], val[order]
+    counts = np.bincount(jj, minlength=j_count)
+    first = np.concatenate(([0], np.cumsum(counts)))
+    rank = np.arange(len(jj)) - first[jj]
+    if torch_ties and len(jj) > 1:
+        # joints where two of the first k + 1 values are equal: their order (or which one makes the cut) is
+        # torch.topk's, so those joints are taken from torch.topk itself
+        tie = (val[1:] == val[:-1]) & (jj[1:] == jj[:-1]) & (rank[1:] <= k)
+        if tie.any():
+            tied = np.unique(jj[1:][tie])
+            return _merge_tied(flat_det * keep, tag, jj, ii, val, rank, tied, k, threshold, w)
+    sel = rank < k
+    return _build(tag, jj[sel], ii[sel], val[sel], j_count, w)
+
+
+def _build(tag: np.ndarray, jj: np.ndarray, ii: np.ndarray, val: np.ndarray, j_count: int, w: int) -> Candidates:
+    """Candidates from per-row joint, flat index and value (rows already grouped by joint, in order)."""
+    d = tag.shape[-1]
+    tags = tag.reshape(j_count, -1, d)[jj, ii]
+    xy = np.stack([ii % w, ii // w], axis=1).astype(np.float32)
+    starts = np.concatenate(([0], np.cumsum(np.bincount(jj, minlength=j_count))))
+    return Candidates(xy, val.astype(np.float32, copy=False), tags.astype(np.float32, copy=False),
+                      ii.astype(np.int64, copy=False), starts.astype(np.int64))
+
+
+def _candidates_from_topk(nms_det: np.ndarray, tag: np.ndarray, rows: np.ndarray, k: int, threshold: float,
+                          w: int) -> Candidates:
+    val, ind = _torch_topk_rows(nms_det, rows, k)
+    jj = np.repeat(rows, k)
+    val, ind = val.ravel(), ind.ravel()
+    sel = val > threshold
+    return _build(tag, jj[sel], ind[sel], val[sel], nms_det.shape[0], w)
+
+
+def _merge_tied(nms_det: np.ndarray, tag: np.ndarray, jj: np.ndarray, ii: np.ndarray, val: np.ndarray,
+                rank: np.ndarray, tied: np.ndarray, k: int, threshold: float, w: int) -> Candidates:
+    """Index-ordered candidates for most joints, torch.topk's order for the joints in `tied`."""
+    tv, ti = _torch_topk_rows(nms_det, tied, k)
+    parts_j, parts_i, parts_v = [], [], []
+    tied_row = {int(j): r for r, j in enumerate(tied)}
+    for j in range(nms_det.shape[0]):
+        if j in tied_row:
+            r = tied_row[j]
+            sel = tv[r] > threshold
+            parts_j.append(np.full(int(sel.sum()), j, np.int64))
+            parts_i.append(ti[r][sel])
+            parts_v.append(tv[r][sel])
+        else:
+            sel = (jj == j) & (rank < k)
+            parts_j.append(jj[sel])
+            parts_i.append(ii[sel])
+            parts_v.append(val[sel])
+    return _build(tag, np.concatenate(parts_j), np.concatenate(parts_i), np.concatenate(parts_v),
+                  nms_det.shape[0], w)
+
+
+def nms_keep_torch(det: torch.Tensor, kernel: int) -> torch.Tensor:
+    """(..., H, W) bool on det's device: pixels equal to the max of their kernel x kernel window.
+
+    Separable shifted maxima rather than max_pool2d: on CPU, stride-1 max_pool2d is ~50x slower.
+    """
+    r = kernel // 2
+    rows = det.clone()
+    for s in range(1, r + 1):
+        rows[..., s:] = torch.maximum(rows[..., s:], det[..., :-s])
+        rows[..., :-s] = torch.maximum(rows[..., :-s], det[..., s:])
+    full = rows.clone()
+    for s in range(1, r + 1):
+        full[..., s:, :] = torch.maximum(full[..., s:, :], rows[..., :-s, :])
+        full[..., :-s, :] = torch.maximum(full[..., :-s, :], rows[..., s:, :])
+    return full == det
+
+
+def topk_torch(det: torch.Tensor, k: int, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """NMS then top-k per joint of det (N, J, H, W): values and flat indices (N, J, k), on det's device.
+
+    Equal values come in increasing index (topk's own order among equals is unspecified).
+    """
+    n, j, h, w = det.shape
+    k = min(k, h * w)
+    flat = (det * nms_keep_torch(det, kernel)).reshape(n, j, h * w)
+    val, ind = flat.topk(k, dim=2)
+    # canonical order among equal values: sort by index, then stably by decreasing value
+    ind, perm = ind.sort(dim=2)
+    val = val.gather(2, perm)
+    val, perm = val.sort(dim=2, descending=True, stable=True)
+    return val, ind.gather(2, perm)

@@ -1,0 +1,335 @@
+"""Decoder: parity with the reference's and mmpose's recorded people, and properties on synthetic maps."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from aetrack.config import InferenceConfig
+from aetrack.decode import decode, decode_batch, parse_mmpose, parse_reference, tags_at, temporal_tags
+from aetrack.decode.assignment import munkres_assignment
+from aetrack.decode.candidates import find_candidates, nms_keep, nms_keep_torch
+from aetrack.decode.grouping import REFERENCE, _People
+from aetrack.decode.refine import best_pixels, numpy_mean, person_tags
+from aetrack.errors import AetrackError
+
+SHARED = Path(os.environ.get("AETRACK_SHARED", Path(__file__).parents[1] / ".." / "shared"))
+FIXTURES = SHARED / "fixtures"
+J = 17
+
+
+def _fixture(name: str) -> Path:
+    path = FIXTURES / name
+    if not path.exists():
+        pytest.skip(f"reference fixture {path} not present (set AETRACK_SHARED to the shared folder)")
+    return path
+
+
+def _same_people(a: np.ndarray, b: np.ndarray, tol: float = 1e-4) -> bool:
+    """Equal as sets of people (any order), values within tol."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) != len(b):
+        return False
+    if len(a) == 0:
+        return True
+    if a.shape != b.shape:
+        return False
+    used: set[int] = set()
+    for p in a:
+        hit = next((i for i in range(len(b)) if i not in used and np.abs(b[i] - p).max() <= tol), None)
+        if hit is None:
+            return False
+        used.add(hit)
+    return True
+
+
+def _reference_cases() -> list[int]:
+    meta = FIXTURES / "pose_ae_reference" / "parser_cases.json"
+    if not meta.exists():
+        return [0]  # one placeholder id: the test skips with the reason
+    return [c["case"] for c in json.loads(meta.read_text())["cases"]]
+
+
+@pytest.mark.parametrize("case", _reference_cases())
+def test_reference_parity(case: int) -> None:
+    data = np.load(_fixture("pose_ae_reference/parser_cases.npz"))
+    det, tag = data[f"case{case}_det"], data[f"case{case}_tag"]
+    grouped, scores = parse_reference(det, tag, refine=False)
+    refined, scores_refined = parse_reference(det, tag, refine=True)
+    assert _same_people(grouped, data[f"case{case}_grouped"])
+    assert _same_people(refined, data[f"case{case}_refined"])
+    expected = np.sort(data[f"case{case}_scores"])
+    assert np.allclose(np.sort(scores), expected, atol=1e-4)
+    assert np.allclose(np.sort(scores_refined), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", _reference_cases())
+def test_mmpose_parity(case: int) -> None:
+    data = np.load(_fixture("pose_ae_reference/parser_cases.npz"))
+    got = np.load(_fixture("mmpose_ae_reference/parser_cases_mmpose.npz"))
+    for adjust, refine in [(0, 0), (1, 0), (1, 1)]:
+        key = f"case{case}_adjust{adjust}_refine{refine}"
+        people, scores = parse_mmpose(data[f"case{case}_det"], data[f"case{case}_tag"], bool(adjust), bool(refine))
+        assert _same_people(people, got[key + "_people"]), key
+        assert np.allclose(np.sort(scores), np.sort(got[key + "_scores"]), atol=1e-4), key
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# synthetic maps
+
+
+def synthetic(people: int, size: int = 64, dim: int = 1, seed: int = 0, temporal: int = 0,
+              sigma: float = 1.2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """People on a grid, one gaussian per joint, a constant tag per person (dims 2 apart) around each joint.
+
+    Returns det (J, S, S), tags (J, S, S, dim), temporal (J, S, S, temporal), true pixels (P, J, 2) x, y and
+    the people's tags (P, dim).
+    """
+    rng = np.random.default_rng(seed)
+    det = np.zeros((J, size, size), np.float32)
+    tag = np.zeros((J, size, size, dim), np.float32)
+    tmp = np.zeros((J, size, size, temporal), np.float32)
+    yy, xx = np.mgrid[:size, :size]
+    grid = int(np.ceil(np.sqrt(people)))
+    cell = size / grid
+    truth = np.zeros((people, J, 2), np.int64)
+    person_tag = np.stack([np.arange(people) * 2.0 + 1.5 * k for k in range(dim)], 1).astype(np.float32)
+    person_tmp = rng.normal(size=(people, temporal)).astype(np.float32)
+    for p in range(people):
+        cx, cy = (p % grid + 0.5) * cell, (p // grid + 0.5) * cell
+        for j in range(J):
+            x = int(cx + rng.uniform(-cell / 4, cell / 4))
+            y = int(cy + rng.uniform(-cell / 4, cell / 4))
+            truth[p, j] = x, y
+            blob = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+            det[j] = np.maximum(det[j], blob * rng.uniform(0.6, 0.95))
+            near = blob > 0.05
+            tag[j][near] = person_tag[p]
+            tmp[j][near] = person_tmp[p]
+    return det, tag, tmp, truth, person_tag
+
+
+def _match_truth(keypoints: np.ndarray, truth: np.ndarray) -> list[int]:
+    """Index of the true person each decoded person equals pixel for pixel on its found joints (-1 when none)."""
+    pix = np.floor(keypoints[..., :2]).astype(np.int64)
+    found = keypoints[..., 2] > 0
+    return [next((t for t in range(len(truth)) if np.array_equal(pix[i][found[i]], truth[t][found[i]])), -1)
+            for i in range(len(pix))]
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_separated_people_are_recovered_exactly(dim: int) -> None:
+    det, tag, tmp, truth, person_tag = synthetic(9, dim=dim, temporal=2, seed=dim)
+    poses = decode(det, tag, InferenceConfig(), temporal=tmp)
+    assert len(poses) == 9
+    who = _match_truth(poses.keypoints, truth)
+    assert sorted(who) == list(range(9))
+    assert (poses.keypoints[..., 2] > 0.5).all()
+    assert np.allclose(poses.tags, person_tag[who])
+    assert np.allclose(poses.joint_tags, person_tag[who][:, None, :].repeat(J, 1))
+    assert poses.temporal.shape == (9, 2)
+    people, _ = parse_reference(det, tag)
+    assert sorted(_match_truth(people, truth)) == list(range(9))
+
+
+def test_people_told_apart_by_second_tag_dimension_only() -> None:
+    det, tag, _, truth, _ = synthetic(4, dim=2, seed=3)
+    for p in range(4):  # same first component for everyone; the second one differs by 2
+        near = np.zeros_like(det, bool)
+        for j in range(J):
+            x, y = truth[p, j]
+            near[j, max(y - 3, 0):y + 4, max(x - 3, 0):x + 4] = True
+        tag[..., 0][near] = 5.0
+        tag[..., 1][near] = 2.0 * p
+    poses = decode(det, tag, InferenceConfig(refine=False))
+    assert sorted(_match_truth(poses.keypoints, truth)) == list(range(4))
+    assert np.allclose(np.sort(poses.tags[:, 1]), [0, 2, 4, 6])
+    people, _ = parse_reference(det, tag)
+    assert len(people) == 1  # the reference keys people by the first component: they all collide
+
+
+def test_nms_keeps_exactly_the_local_maxima() -> None:
+    rng = np.random.default_rng(0)
+    det = np.round(rng.random((3, 12, 15)) * 8).astype(np.float32)  # coarse values: plateaus and ties
+    for kernel in (3, 5):
+        r = kernel // 2
+        padded = np.pad(det, ((0, 0), (r, r), (r, r)), constant_values=-np.inf)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel, kernel), axis=(1, 2))
+        expected = det == windows.max(axis=(-1, -2))
+        assert np.array_equal(nms_keep(det, kernel), expected)
+        assert np.array_equal(nms_keep_torch(torch.from_numpy(det), kernel).numpy(), expected)
+
+
+def test_candidates_are_top_k_maxima_above_threshold() -> None:
+    det, tag, _, _, _ = synthetic(6, seed=1)
+    cand = find_candidates(det, tag, k=4, threshold=0.1)
+    for j in range(J):
+        rows = cand.joint(j)
+        val = cand.val[rows]
+        assert len(val) == 4 and (np.diff(val) <= 0).all()
+        peaks = np.sort(det[j][nms_keep(det, 3)[j]])[::-1]
+        assert np.allclose(val, peaks[:4])
+        x, y = cand.xy[rows].astype(int).T
+        assert np.allclose(det[j, y, x], val)
+
+
+def test_quarter_step_moves_toward_the_higher_neighbour() -> None:
+    det = np.zeros((J, 9, 9), np.float32)
+    tag = np.zeros((J, 9, 9, 1), np.float32)
+    det[:, 4, 4] = 1.0
+    det[:, 4, 5], det[:, 4, 3] = 0.6, 0.3     # right higher: x + 0.25
+    det[:, 3, 4], det[:, 5, 4] = 0.6, 0.3     # up higher: y - 0.25
+    people, _ = parse_reference(det, tag)
+    assert len(people) == 1
+    assert np.allclose(people[0, :, 0], 4 + 0.5 + 0.25)
+    assert np.allclose(people[0, :, 1], 4 + 0.5 - 0.25)
+    det[:, 3, 4] = det[:, 5, 4] = 0.3         # equal neighbours: -0.25
+    people, _ = parse_reference(det, tag)
+    assert np.allclose(people[0, :, 1], 4 + 0.5 - 0.25)
+    det[:, 5, 4] = 0.6
+    poses = decode(det, tag, InferenceConfig())
+    assert np.allclose(poses.keypoints[0, :, :2], [4.75, 4.75])
+
+
+def test_without_adjust_joints_sit_at_pixel_centres() -> None:
+    det, tag, _, truth, _ = synthetic(4, seed=5)
+    poses = decode(det, tag, InferenceConfig(adjust=False, refine=False))
+    who = _match_truth(poses.keypoints, truth)
+    assert np.allclose(poses.keypoints[..., :2], truth[who] + 0.5)
+
+
+def test_batched_decode_equals_per_image_decode() -> None:
+    frames = [synthetic(n, size=48, dim=2, seed=s, temporal=3) for n, s in [(5, 0), (9, 1), (1, 2)]]
+    for j in range(3):  # hide a joint so that refinement has work to do
+        frames[j][0][j] *= 0.05
+    config = InferenceConfig(max_people=12)
+    det = np.stack([f[0] for f in frames])
+    tag = np.stack([f[1] for f in frames])
+    tmp = np.stack([f[2] for f in frames])
+    batch = decode_batch(torch.from_numpy(det), torch.from_numpy(tag), config, temporal=torch.from_numpy(tmp))
+    for got, f in zip(batch, frames):
+        single = decode(f[0], f[1], config, temporal=f[2])
+        assert len(got) == len(single) > 0
+        for field in ("keypoints", "scores", "tags", "joint_tags", "temporal"):
+            assert np.allclose(getattr(got, field), getattr(single, field)), field
+
+
+def test_refinement_fills_a_hidden_joint_with_its_heatmap_value() -> None:
+    det, tag, _, truth, _ = synthetic(3, seed=7)
+    x, y = truth[1, 9]
+    det[9, y - 3:y + 4, x - 3:x + 4] *= 0.1    # below the detection threshold: grouping misses it
+    det[9, y, x + 1] = det[9, y, x - 1] + 1e-3  # right neighbour higher
+    plain = decode(det, tag, InferenceConfig(refine=False))
+    filled = decode(det, tag, InferenceConfig(refine=True))
+    assert plain.keypoints[_match_truth(plain.keypoints, truth).index(1), 9, 2] == 0
+    p = _match_truth(filled.keypoints, truth).index(1)
+    assert filled.keypoints[p, 9, 2] == pytest.approx(det[9, y, x])
+    assert filled.keypoints[p, 9, :2] == pytest.approx([x + 0.75, y + 0.25])
+    assert filled.joint_tags[p, 9] == pytest.approx(tag[9, y, x])
+    reference, _ = parse_reference(det, tag, refine=True)
+    assert reference[:, 9, 2].max() == 1.0   # the reference scores filled joints 1
+
+
+def test_reference_merges_people_with_equal_tags_and_we_do_not() -> None:
+    det, tag, _, truth, _ = synthetic(2, seed=2)
+    tag[:] = 3.0                 # both people share the exact same tag value
+    reference, _ = parse_reference(det, tag)
+    assert len(reference) == 1   # the dict key collision: the second person overwrites the first
+    assert len(decode(det, tag, InferenceConfig(tag_threshold=1.0, refine=False))) == 2
+
+
+def test_reference_stops_at_thirty_people() -> None:
+    det, tag, _, _, _ = synthetic(31, size=96, seed=4, sigma=1.0)
+    reference, _ = parse_reference(det, tag)
+    assert len(reference) == 30
+    assert ((reference[:, :, 2] > 0).sum(axis=1) == 1).all()  # every later joint was skipped
+    ours = decode(det, tag, InferenceConfig(max_people=40, refine=False))
+    assert len(ours) == 31 and (ours.keypoints[..., 2] > 0).all()
+
+
+def test_munkres_assignment_is_optimal_with_the_reference_tie_breaking() -> None:
+    # the reference's munkres (C path) on a tie-heavy matrix; scipy returns another optimum
+    cost = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]], float)
+    assert munkres_assignment(cost).tolist() == [1, 0, 3, 2]
+    assert munkres_assignment(np.array([[1.0, 1, 0], [2, 2, 0]])).tolist() == [0, 2]  # its Python path
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = rng.integers(1, 9, 2)
+        n, m = min(n, m), max(n, m)
+        c = rng.integers(0, 3, (n, m)) * 100 - rng.integers(0, 4, (n, 1)) / 8
+        col = munkres_assignment(c)
+        assert len(set(col.tolist())) == n
+        rows, cols = linear_sum_assignment(c)
+        assert c[np.arange(n), col].sum() == pytest.approx(c[rows, cols].sum())
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_best_pixels_equals_argmax_of_the_whole_map(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    det = (np.round(rng.random((J, 20, 24)) * 64) / 64).astype(np.float32)   # many equal values
+    tag = (np.round(rng.normal(0, 3, (J, 20, 24, dim)) * 8) / 8).astype(np.float32)
+    joint = rng.integers(0, J, 300)
+    prev = (rng.normal(0, 4, (300, dim))).astype(np.float32)
+    prev[::7] = 40.0   # far from every tag: the answer is on a higher rounding level
+    got = best_pixels(det, tag, joint, prev)
+    dist = np.sqrt(((tag[joint] - prev[:, None, None, :]) ** 2).sum(-1))
+    expected = np.argmax((det[joint] - np.round(dist)).reshape(300, -1), axis=1)
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_tag_means_equal_numpy_mean_bit_for_bit(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    values = (rng.normal(0, 5, (200, J, dim))).astype(np.float32)
+    counts = rng.integers(1, J + 1, 200)
+    for p in range(200):
+        values[p, counts[p]:] = 0
+    expected = np.stack([np.mean(list(values[p, :counts[p]]), axis=0) for p in range(200)])
+    assert np.array_equal(numpy_mean(values, counts), expected)
+    people = _People(1, J, dim)  # the grouping's running version, one tag at a time
+    people.start(0, np.zeros((1, 3 + dim), np.float32), values[0, :1])
+    for i in range(1, J):
+        people.add(np.array([0]), i, np.zeros((1, 3 + dim), np.float32), values[0, i:i + 1])
+        assert np.array_equal(people.mean[0].astype(np.float32), np.mean(list(values[0, :i + 1]), axis=0))
+
+
+def test_tags_at_keypoints() -> None:
+    maps = np.arange(J * 4 * 5 * 2, dtype=np.float32).reshape(J, 4, 5, 2)
+    keypoints = np.zeros((2, J, 3), np.float32)
+    keypoints[0, 3] = [2.7, 1.2, 0.9]
+    keypoints[1, 5] = [4.5, 3.9, 0.5]
+    values = tags_at(maps, keypoints)
+    assert np.array_equal(values[0, 3], maps[3, 1, 2]) and np.array_equal(values[1, 5], maps[5, 3, 4])
+    assert not values[0, :3].any()
+    assert np.array_equal(temporal_tags(maps, keypoints), np.stack([maps[3, 1, 2], maps[5, 3, 4]]))
+
+
+def test_person_tags_read_at_joint_pixels() -> None:
+    tag = np.zeros((J, 6, 6, 1), np.float32)
+    tag[0, 2, 3] = 4.0
+    tag[1, 5, 5] = 2.0
+    people = np.zeros((1, J, 4), np.float32)
+    people[0, 0, :3] = [3.75, 2.25, 0.8]
+    people[0, 1, :3] = [5.25, 5.75, 0.5]
+    assert person_tags(people, tag)[0, 0] == pytest.approx(3.0)
+
+
+def test_bad_shapes_are_user_errors() -> None:
+    with pytest.raises(AetrackError):
+        decode(np.zeros((J, 8, 8), np.float32), np.zeros((J, 8, 9, 1), np.float32), InferenceConfig())
+    with pytest.raises(AetrackError):
+        decode_batch(np.zeros((J, 8, 8), np.float32), np.zeros((J, 8, 8, 1), np.float32), InferenceConfig())
+
+
+def test_empty_maps_give_no_people() -> None:
+    det = np.zeros((J, 16, 16), np.float32)
+    tag = np.zeros((J, 16, 16, 2), np.float32)
+    assert len(decode(det, tag, InferenceConfig())) == 0
+    people, scores = parse_reference(det, tag, refine=True)
+    assert people.shape == (0, J, 5) and scores.shape == (0,)
+    assert [len(p) for p in decode_batch(det[None], tag[None], InferenceConfig())] == [0]
