@@ -178,6 +178,8 @@ class DataConfig:
     synth_people: tuple[int, ...] = (1, 6)     # range of people per synthetic video
     synth_size: tuple[int, ...] = (640, 360)   # synthetic frame size, width and height
     samples_per_epoch: int = 20000             # synthetic data is endless; this sets the epoch length
+    val: str = ""             # COCO keypoint file for validation (video frames as '<video>#<frame>' allowed);
+                              # empty with kind 'synth': a held-out synthetic set is generated in train.out
 
     def __post_init__(self) -> None:
         if self.kind not in ("synth", "coco", "posetrack"):
@@ -193,6 +195,7 @@ class TrainConfig:
     batch_size: int = 32           # frames per step (clips * clip_length)
     clip_length: int = 2           # consecutive frames per clip for the temporal loss (1 for still images)
     crop_size: int = 0             # train on square crops of this size at inference scale (0: whole input)
+    sigma: float = 0.0             # heatmap Gaussian sigma in output pixels (0: the reference's input_size / 256)
     max_people: int = 30
     iterations: int = 200_000
     lr: float = 2e-4
@@ -205,6 +208,7 @@ class TrainConfig:
     out: str = "runs/train"
     checkpoint_every: int = 1000
     log_every: int = 20
+    val_every: int = 0             # iterations between validations (COCO AP on data.val); 0: never
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -126,3 +126,14 @@ def test_fit_writes_log_and_checkpoint(tmp_path, monkeypatch):
     assert len(log) == 2 and path.name == "last.pt"
     from aetrack.model import load_model
     assert load_model(path)(torch.rand(1, 3, 64, 64)).shape == (1, 1, 17 * 3, 16, 16)
+
+
+def test_validation_reports_coco_ap_on_a_held_out_set(tmp_path):
+    from aetrack.data.synth import write_dataset
+
+    write_dataset(tmp_path / "val", seed=3, videos=1, frames=3, people=2, size=(128, 96))
+    config = _tiny_config(tmp_path)
+    config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, data=DataConfig(kind="synth", val=str(tmp_path / "val" / "coco.json"))))
+    stats = Trainer(config, device="cpu").validate()
+    assert set(stats) >= {"AP", "AR"} and -1 <= stats["AP"] <= 1

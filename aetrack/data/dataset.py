@@ -51,6 +51,8 @@ class TrainingDataset(torch.utils.data.Dataset):
         self.augment, self.seed = augment, seed
         # training crops keep inference scale (input_size) but cover only crop x crop input pixels
         self.crop = train.crop_size if augment and 0 < train.crop_size < input_size else input_size
+        # sigma follows the full output map (reference: output size / 64), not the crop's
+        self.sigma = train.sigma or input_size / stride / 64
 
     def __len__(self) -> int:
         return len(self.source)
@@ -70,7 +72,7 @@ class TrainingDataset(torch.utils.data.Dataset):
             kp = warp_keypoints(clip.keypoints[f], t, size)
             kp_out = kp.copy()
             kp_out[..., :2] = (kp[..., :2] + 0.5) / self.stride  # heatmap pixel-edge coordinates
-            heatmaps.append(render_heatmaps(kp_out, out_hw))
+            heatmaps.append(render_heatmaps(kp_out, out_hw, self.sigma))
             joints.append(joint_indices(kp_out, out_hw, self.max_people))
             masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, size, out_hw))
         return {"images": torch.from_numpy(np.stack(images)), "heatmaps": torch.from_numpy(np.stack(heatmaps)),

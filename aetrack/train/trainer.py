@@ -158,6 +158,41 @@ class Trainer:
         atomic_torch_save(data, path)
         return path
 
+    def validation_set(self) -> Path | None:
+        """The COCO file to validate on: data.val, or a held-out synthetic set made once in train.out."""
+        data = self.config.train.data
+        if data.val:
+            return Path(data.val)
+        if data.kind != "synth":
+            return None
+        folder = self.out / "val"
+        if not (folder / "coco.json").is_file():
+            from aetrack.data.synth import write_dataset
+            write_dataset(folder, seed=self.config.train.seed + 100_003, videos=2, frames=30,
+                          people=max(data.synth_people), size=tuple(data.synth_size))
+        return folder / "coco.json"
+
+    def validate(self) -> dict[str, float]:
+        """COCO keypoint AP of the current model on the validation set (people decoded as in inference)."""
+        from aetrack.eval.coco import evaluate_coco, poses_to_coco_results
+        from aetrack.inference.images import coco_frames
+        from aetrack.inference.predictor import Predictor
+
+        path = self.validation_set()
+        if path is None:
+            return {}
+        self.model.eval()
+        try:
+            predictor = Predictor(self.model, self.config, self.device)
+            results = []
+            for image_id, image in coco_frames(path):
+                results.extend(poses_to_coco_results(predictor([image])[0], image_id))
+        finally:
+            self.model.train()
+        if not results:
+            return {"AP": 0.0, "AR": 0.0}
+        return evaluate_coco(path, results)
+
     def fit(self, iterations: int | None = None, progress: bool = True) -> Path:
         """Train until `iterations` (default: the config's); Ctrl-C saves a checkpoint before stopping."""
         t = self.config.train
@@ -168,7 +203,10 @@ class Trainer:
         loader, sampler = self._loader()
         self.model.train()
         log = (self.out / "log.jsonl").open("a") if self.dist.main else None
-        start, last_print, running = time.time(), time.time(), {}
+        start, running, best = time.time(), {}, -1.0
+        from tqdm import tqdm
+        bar = tqdm(total=end, initial=self.iteration, unit="it", dynamic_ncols=True,
+                   disable=not (progress and self.dist.main), file=sys.stderr)
         stop = {"flag": False}
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
         try:
@@ -177,21 +215,28 @@ class Trainer:
                     break
                 parts = self.step(batch)
                 running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
+                bar.update(1)
                 if log and (self.iteration % t.log_every == 0 or self.iteration == end):
-                    rate = self.iteration / max(time.time() - start, 1e-9)
                     log.write(json.dumps({"iteration": self.iteration, "lr": learning_rate(self.config, self.iteration),
                                           **parts, "time": time.time() - start}) + "\n")
                     log.flush()
-                    if progress and time.time() - last_print > 5:
-                        last_print = time.time()
-                        shown = " ".join(f"{k} {v:.4g}" for k, v in running.items())
-                        print(f"[{self.iteration}/{end}] {shown} ({rate:.2f} it/s)", file=sys.stderr, flush=True)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()}, refresh=False)
                 if self.dist.main and self.iteration % t.checkpoint_every == 0:
                     self.save()
+                if self.dist.main and t.val_every and self.iteration % t.val_every == 0:
+                    stats = self.validate()
+                    if stats:
+                        log.write(json.dumps({"iteration": self.iteration, "val": stats}) + "\n")
+                        log.flush()
+                        bar.write(f"validation at {self.iteration}: AP {stats['AP']:.3f} AR {stats['AR']:.3f}")
+                        if stats["AP"] > best:
+                            best = stats["AP"]
+                            self.save("best.pt")
         except KeyboardInterrupt:
             if self.dist.main:
                 print(f"interrupted at iteration {self.iteration}; saving", file=sys.stderr)
         finally:
+            bar.close()
             signal.signal(signal.SIGTERM, previous)
             if log:
                 log.close()
