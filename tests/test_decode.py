@@ -219,6 +219,25 @@ def test_batched_decode_equals_per_image_decode() -> None:
             assert np.allclose(getattr(got, field), getattr(single, field)), field
 
 
+def test_device_refinement_equals_numpy_refinement() -> None:
+    from aetrack.decode.decoder import _fill_missing_torch
+    from aetrack.decode.refine import fill_missing
+
+    frames = [synthetic(n, size=32, dim=2, seed=s) for n, s in [(4, 0), (2, 1)]]
+    people = []
+    for f in frames:
+        p, _ = parse_reference(f[0], f[1])
+        p[:, ::3, 2] = 0   # drop every third joint so that there is something to fill
+        people.append(p)
+    expected = [fill_missing(p.copy(), f[0], f[1], score_one=False, fill_tags=True) for p, f in zip(people, frames)]
+    got = [p.copy() for p in people]
+    _fill_missing_torch(got, torch.from_numpy(np.stack([f[0] for f in frames])),
+                        torch.from_numpy(np.stack([f[1] for f in frames])), quarter=True)
+    for g, e in zip(got, expected):
+        assert (e[:, ::3, 2] > 0).any()
+        assert np.allclose(g, e)
+
+
 def test_refinement_fills_a_hidden_joint_with_its_heatmap_value() -> None:
     det, tag, _, truth, _ = synthetic(3, seed=7)
     x, y = truth[1, 9]

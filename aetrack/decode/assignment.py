@@ -48,6 +48,24 @@ def munkres_assignment(cost: np.ndarray) -> np.ndarray:
     return np.asarray(col4row, np.int64)
 
 
+def munkres_lists(cost: list[list[float]]) -> list[int]:
+    """munkres_assignment for a small cost matrix given as lists (no numpy overhead); n <= m."""
+    n, m = len(cost), len(cost[0])
+    col4row, row4col = [-1] * n, [-1] * m
+    u = [min(row) for row in cost]
+    for i, row in enumerate(cost):  # warm start: each row takes its first free cheapest column
+        low = u[i]
+        for j, c in enumerate(row):
+            if c == low and row4col[j] < 0:
+                col4row[i] = j
+                row4col[j] = i
+                break
+    if min(col4row) < 0:
+        augment = _augment_emaxx if n * m < _NATIVE_MIN_CELLS else _augment_crouse
+        augment(cost, u, col4row, row4col, m)
+    return col4row
+
+
 def _greedy_zeros(cost: np.ndarray, row_min: np.ndarray) -> tuple[list[int], list[int]]:
     """Warm start: each row in turn takes its first still-free column of minimum cost."""
     n, m = cost.shape

@@ -7,16 +7,18 @@ further than `tag_threshold` starts a new person, and so does every candidate le
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from aetrack.decode.assignment import munkres_assignment, scipy_assignment
+from aetrack.decode.assignment import munkres_assignment, munkres_lists, scipy_assignment
 from aetrack.decode.candidates import Candidates
 from aetrack.decode.refine import sum_last
 from aetrack.skeleton import DECODE_ORDER
 
 _PAD_COST = 1e10  # cost of the dummy columns that let every candidate start a new person
+_SMALL = 16       # candidates x people up to which matching runs in plain Python
 
 
 @dataclass(frozen=True)
@@ -53,17 +55,17 @@ class _People:
 
     Tag means follow np.mean over the list in float32, bit for bit: sequential sums for D > 1, numpy's pairwise
     sum (blocks of 8) for D == 1, then a float64 division; the reference's decisions hinge on these values.
-    `mean` holds them (as float64, ready for the distance).
+    `mean` holds them (float32); the list itself is only kept where the pairwise sum needs it.
     """
 
     def __init__(self, capacity: int, joints: int, dim: int) -> None:
         self.count = 0
         self.joints = np.zeros((capacity, joints, 3 + dim), np.float32)
-        self.tag_list = np.zeros((capacity, joints + 1, dim), np.float32)
+        self.pairwise = dim == 1
+        self.tag_list = np.zeros((capacity, joints + 1, dim) if self.pairwise else (0, 0, dim), np.float32)
         self.tag_count = np.zeros(capacity, np.int64)
         self.tag_sum = np.zeros((capacity, dim), np.float32)
-        self.mean = np.zeros((capacity, dim), np.float64)
-        self.pairwise = dim == 1
+        self.mean = np.zeros((capacity, dim), np.float32)
 
     def start(self, j: int, rows: np.ndarray, tags: np.ndarray) -> np.ndarray:
         """New people, one per row of rows (R, 3 + D), in order; returns their indices."""
@@ -75,7 +77,8 @@ class _People:
     def reset(self, idx: np.ndarray, j: int, rows: np.ndarray, tags: np.ndarray) -> None:
         """Set joint j of people idx and restart their tag lists with this joint's tag."""
         self.joints[idx, j] = rows
-        self.tag_list[idx, 0] = tags
+        if self.pairwise:
+            self.tag_list[idx, 0] = tags
         self.tag_count[idx] = 1
         self.tag_sum[idx] = tags
         self.mean[idx] = tags
@@ -83,15 +86,15 @@ class _People:
     def add(self, idx: np.ndarray, j: int, rows: np.ndarray, tags: np.ndarray) -> None:
         """Set joint j of distinct people idx and append the tags to their lists."""
         self.joints[idx, j] = rows
-        n = self.tag_count[idx]
-        self.tag_list[idx, n] = tags
-        n += 1
+        n = self.tag_count[idx] + 1
         self.tag_count[idx] = n
         total = self.tag_sum[idx] + tags
-        if self.pairwise and np.count_nonzero((n == 8) | (n == 16)):
-            total = self._pairwise_blocks(idx, n, total)
+        if self.pairwise:
+            self.tag_list[idx, n - 1] = tags
+            if np.count_nonzero((n == 8) | (n == 16)):
+                total = self._pairwise_blocks(idx, n, total)
         self.tag_sum[idx] = total
-        self.mean[idx] = (total / n[:, None]).astype(np.float32)
+        self.mean[idx] = total / n[:, None]  # float64 division, stored as float32: what np.mean returns
 
     def _pairwise_blocks(self, idx: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.ndarray:
         """At 8 and 16 tags numpy's pairwise sum switches to a tree over 8 partial sums: redo those sums."""
@@ -126,30 +129,35 @@ def group(cand: Candidates, params: GroupingParams, joints: int) -> np.ndarray:
     rows_all = np.concatenate([cand.xy, cand.val[:, None], cand.tags], axis=1)
     tags64 = cand.tags.astype(np.float64)
     val64 = cand.val.astype(np.float64)
+    keys_all = cand.tags[:, 0].tolist() if params.keys == "first_tag" else None
     # values fall within a joint, so the candidates above the threshold are a prefix of each joint's rows
-    above = np.concatenate(([0], np.cumsum(cand.val > params.detection_threshold)))
-    people = _People(max(int(above[-1]), 1), joints, dim)
+    above = np.concatenate(([0], np.cumsum(cand.val > params.detection_threshold))).tolist()
+    starts = cand.starts.tolist()
+    people = _People(max(above[-1], 1), joints, dim)
     keys: dict[float, int] = {}
     for j in params.order:
-        lo = int(cand.starts[j])
-        hi = lo + int(above[cand.starts[j + 1]] - above[lo])
+        lo = starts[j]
+        hi = lo + above[starts[j + 1]] - above[lo]
         if hi == lo:
             continue
         rows, tags = rows_all[lo:hi], cand.tags[lo:hi]
+        new_keys = keys_all[lo:hi] if keys_all is not None else None
         if people.count == 0:
-            _start_people(people, keys, j, rows, tags, params.keys)
+            _start_people(people, keys, j, rows, tags, new_keys)
             continue
         p = min(people.count, params.max_people) if params.match_first_only else people.count
         if params.ignore_too_much and p == params.max_people:
             continue
         col, matched = _match(val64[lo:hi], tags64[lo:hi], people.mean[:p], params)
-        _apply(people, keys, j, rows, tags, col, matched, params.keys)
+        _apply(people, keys, j, rows, tags, col, matched, new_keys)
     return people.joints[:people.count].copy()
 
 
 def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
     """Column (person) of each candidate and whether that match stands (closer than tag_threshold)."""
     n, p = len(val), len(means)
+    if n * p <= _SMALL and params.solver == "munkres":
+        return _match_small(val, tags, means, params)
     dist = tag_distance(tags, means, params.distance)
     # the reference's solver needs columns >= rows: dummy columns at a huge cost take the leftover candidates
     pad = params.solver == "munkres" and n > p
@@ -163,41 +171,69 @@ def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray, params: Groupin
         cost[:] = dist
     col = munkres_assignment(full) if params.solver == "munkres" else scipy_assignment(full)
     real = (col >= 0) & (col < p)
-    matched = real & (dist[np.arange(n), np.minimum(col, p - 1)] < params.tag_threshold)
+    matched = real & (dist.ravel()[np.arange(0, n * p, p) + np.minimum(col, p - 1)] < params.tag_threshold)
     return col, matched
 
 
-def _start_people(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
-                  mode: str) -> None:
-    """Every candidate of the first joint starts a person (equal keys: the later one overwrites)."""
-    if mode == "first_tag":
-        new_keys = tags[:, 0].tolist()
-        if len(set(new_keys)) < len(new_keys):
-            for r, key in enumerate(new_keys):
-                _new_or_overwrite(people, keys, key, j, rows[r:r + 1], tags[r:r + 1])
-            return
-        idx = people.start(j, rows, tags)
-        keys.update(zip(new_keys, idx.tolist()))
+def _match_small(val: np.ndarray, tags: np.ndarray, means: np.ndarray,
+                 params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
+    """_match in plain Python floats for a few candidates and people: the same float64 arithmetic, in the
+    same order, without numpy's per-call cost (one or two people are common)."""
+    n, p = len(val), len(means)
+    d = tags.shape[1]
+    scale = d if params.distance == "rms" else 1
+    t, m, v = tags.tolist(), means.tolist(), val.tolist()
+    dist = []
+    for tr in t:
+        row = []
+        for mc in m:
+            sq = (tr[0] - mc[0]) * (tr[0] - mc[0])
+            for k in range(1, d):
+                sq += (tr[k] - mc[k]) * (tr[k] - mc[k])
+            row.append(math.sqrt(sq / scale) if scale > 1 else math.sqrt(sq))
+        dist.append(row)
+    if params.use_detection_value:
+        cost = [[round(x) * 100.0 - v[r] for x in row] for r, row in enumerate(dist)]
     else:
-        people.start(j, rows, tags)
+        cost = [list(row) for row in dist]
+    if n > p:
+        cost = [row + [_PAD_COST] * (n - p) for row in cost]
+    col = munkres_lists(cost)
+    matched = [c < p and dist[r][c] < params.tag_threshold for r, c in enumerate(col)]
+    return np.array(col, np.int64), np.array(matched, bool)
+
+
+def _start_people(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
+                  new_keys: list[float] | None) -> None:
+    """Every candidate of the first joint starts a person (equal keys: the later one overwrites)."""
+    if new_keys is not None and len(set(new_keys)) < len(new_keys):
+        for r, key in enumerate(new_keys):
+            _new_or_overwrite(people, keys, key, j, rows[r:r + 1], tags[r:r + 1])
+        return
+    idx = people.start(j, rows, tags)
+    if new_keys is not None:
+        keys.update(zip(new_keys, idx.tolist()))
 
 
 def _apply(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
-           col: np.ndarray, matched: np.ndarray, mode: str) -> None:
+           col: np.ndarray, matched: np.ndarray, row_keys: list[float] | None) -> None:
     """Add matched candidates to their people and start people for the others, in row order."""
-    new = ~matched
-    n_new = len(rows) - int(np.count_nonzero(matched))
-    if mode == "first_tag" and n_new:
-        new_keys = tags[new, 0].tolist()
-        if len(set(new_keys)) < n_new or any(k in keys for k in new_keys):
+    n_match = int(np.count_nonzero(matched))
+    new_keys = None
+    if n_match < len(rows) and row_keys is not None:
+        new_keys = [k for k, m in zip(row_keys, matched.tolist()) if not m]
+        if len(set(new_keys)) < len(new_keys) or any(k in keys for k in new_keys):
             _apply_in_order(people, keys, j, rows, tags, col, matched)  # key collisions: replay row by row
             return
-    if n_new < len(rows):
+    if n_match == len(rows):
+        people.add(col, j, rows, tags)
+        return
+    if n_match:
         people.add(col[matched], j, rows[matched], tags[matched])
-    if n_new:
-        idx = people.start(j, rows[new], tags[new])
-        if mode == "first_tag":
-            keys.update(zip(new_keys, idx.tolist()))
+    new = ~matched
+    idx = people.start(j, rows[new], tags[new])
+    if new_keys is not None:
+        keys.update(zip(new_keys, idx.tolist()))
 
 
 def _apply_in_order(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,

@@ -2,16 +2,17 @@
 
 Filling (the paper's "missing joints" step): for a person with mean tag m and a joint it lacks, take the pixel
 that maximises heatmap - round(|tag - m|) over that joint's maps (first pixel in row-major order on ties).
-`best_pixels` finds that pixel exactly as the float32 formula does, without scanning every pixel for every
-person: the value is at most the heatmap value, and a pixel whose first tag component is d away from m's has
-round(|tag - m|) >= round(d), which bounds whole groups of pixels.
+`best_pixels` finds that pixel exactly as the reference's float32 formula does, without scanning every pixel
+for most people: the value never exceeds the heatmap value, so a person whose best among the joint's highest
+heatmap pixels beats every other heatmap value is done there.
 """
 from __future__ import annotations
 
 import numpy as np
 
-_TOP = 64    # highest heatmap pixels of a joint tried first for every person
-_CHUNK = 8   # people per whole-map scan: small enough that the scan's arrays stay in cache
+_TOP = 128           # how many of a joint's highest heatmap pixels to try before whole maps
+_CELLS = 1 << 15     # (person, pixel) pairs evaluated at once: small enough to stay in cache
+_CHUNK = 8           # people per whole-map scan, for the same reason
 
 
 def quarter_offsets(det: np.ndarray, joint: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -109,11 +110,15 @@ def sum_last(x: np.ndarray) -> np.ndarray:
 def _plane_values(det: np.ndarray, planes: list[np.ndarray], prev: np.ndarray) -> np.ndarray:
     """det - round(|tag - prev|) in float32 as the reference computes it, from tag components as planes.
 
-    det and each plane (Q, K); prev (Q, D). The squares are summed in numpy's order (sequential below 8).
+    det and each plane (Q, K); prev (Q, D). The squares are summed in numpy's order (sequential below 8). With
+    one component sqrt(d * d) is |d| exactly in float32 (the caller keeps |d| far from overflow).
     """
-    if len(planes) >= 8:
+    if len(planes) == 1:
+        acc = planes[0] - prev[:, 0:1]
+        np.abs(acc, out=acc)
+    elif len(planes) >= 8:
         diff = np.stack(planes, axis=-1) - prev[:, None, :]
-        acc = np.add.reduce(diff * diff, axis=-1)
+        acc = np.sqrt(np.add.reduce(diff * diff, axis=-1))
     else:
         acc = planes[0] - prev[:, 0:1]
         acc *= acc
@@ -121,7 +126,7 @@ def _plane_values(det: np.ndarray, planes: list[np.ndarray], prev: np.ndarray) -
             sq = planes[k] - prev[:, k:k + 1]
             sq *= sq
             acc += sq
-    np.sqrt(acc, out=acc)
+        np.sqrt(acc, out=acc)
     np.rint(acc, out=acc)
     return np.subtract(det, acc, out=acc)
 
@@ -129,35 +134,42 @@ def _plane_values(det: np.ndarray, planes: list[np.ndarray], prev: np.ndarray) -
 def best_pixels(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray) -> np.ndarray:
     """(Q,) flat index of argmax over pixels of det[j] - round(|tag[j] - prev|) for each query (joint, prev (Q, D)).
 
-    Exact: equal to np.argmax of the full float32 map (first pixel on ties). A query is settled on its joint's
-    highest heatmap pixels when its best value there beats every heatmap value outside them (the value never
-    exceeds the heatmap value); the others scan the whole map, a few queries at a time so the work stays in
-    cache.
+    Exact: equal to np.argmax of the full float32 map (first pixel on ties). The value never exceeds the heatmap
+    value, so a query is settled on its joint's highest heatmap pixels once its best value there beats every
+    heatmap value outside them; the rest scan the whole map, a few queries at a time so the work stays in cache.
     """
     q = len(joint)
     j_count, h, w = det.shape
     hw = h * w
-    d = tag.shape[-1]
     result = np.zeros(q, np.int64)
     if q == 0:
         return result
     prev = prev.astype(np.float32)
-    det_f = det.reshape(j_count, hw)
+    if tag.shape[-1] == 1 and max(np.abs(tag).max(), np.abs(prev).max()) > 1e18:
+        tag = np.concatenate([tag, np.zeros_like(tag)], axis=-1)  # squares would overflow: keep the formula
+        prev = np.concatenate([prev, np.zeros_like(prev)], axis=-1)
     joints, g = np.unique(joint, return_inverse=True)
-    planes = [np.ascontiguousarray(tag[joints, ..., k]).reshape(len(joints), hw) for k in range(d)]
-    dets = det_f[joints]
-    top = min(_TOP, hw - 1)
+    dets = det.reshape(j_count, hw)[joints]
+    planes = [np.ascontiguousarray(tag[joints, ..., k]).reshape(len(joints), hw) for k in range(tag.shape[-1])]
     rest = np.arange(q)
+    top = min(_TOP, hw - 1)
     if top >= 1:
         part = np.argpartition(-dets, top, axis=1)
-        top_idx = part[:, :top]
-        outside = np.take_along_axis(dets, part[:, top:top + 1], axis=1)[:, 0]  # best heatmap value not tried
-        top_det = np.take_along_axis(dets, top_idx, axis=1)
-        top_planes = [np.take_along_axis(pl, top_idx, axis=1) for pl in planes]
-        vals = _plane_values(top_det[g], [tp[g] for tp in top_planes], prev)
-        best = vals.max(axis=1)
-        result = np.where(vals == best[:, None], top_idx[g], hw).min(axis=1)
-        rest = np.flatnonzero(best <= outside[g])
+        idx = np.sort(part[:, :top], axis=1)  # in pixel order, so that argmax picks the first pixel on ties
+        outside = dets[np.arange(len(joints)), part[:, top]]  # the highest heatmap value not tried
+        top_det = np.take_along_axis(dets, idx, axis=1)
+        top_planes = [np.take_along_axis(pl, idx, axis=1) for pl in planes]
+        unsettled = []
+        block = max(_CELLS // top, 1)
+        for s in range(0, q, block):
+            qs = rest[s:s + block]
+            rg = g[qs]
+            vals = _plane_values(top_det[rg], [tp[rg] for tp in top_planes], prev[qs])
+            at = vals.argmax(axis=1)
+            best = vals[np.arange(len(qs)), at]
+            result[qs] = idx[rg, at]
+            unsettled.append(qs[best <= outside[rg]])
+        rest = np.concatenate(unsettled)
     for s in range(0, len(rest), _CHUNK):
         qs = rest[s:s + _CHUNK]
         vals = _plane_values(dets[g[qs]], [pl[g[qs]] for pl in planes], prev[qs])
