@@ -13,18 +13,20 @@ import torch
 from aetrack.config import AugmentConfig, TrainConfig
 from aetrack.data.augment import identity_transform, jitter_colour, sample_transform, warp_image, warp_keypoints
 from aetrack.data.targets import joint_indices, render_heatmaps
-from aetrack.skeleton import NUM_JOINTS
+from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
 @dataclass
 class ClipSample:
     """A labelled clip. images (T, H, W, 3) uint8 BGR; keypoints (T, M, 17, 3) x, y (image pixel centres),
     visibility (0 = unlabelled); person slot m is the same person in every frame; ignore (T, H, W) uint8,
-    1 where people are present but unlabelled (crowds, unannotated people), or None."""
+    1 where people are present but unlabelled (crowds, unannotated people), or None; labelled (17,) bool,
+    the joints the dataset annotates at all (PoseTrack has no eyes), or None for all."""
 
     images: np.ndarray
     keypoints: np.ndarray
     ignore: np.ndarray | None = None
+    labelled: np.ndarray | None = None  # (17,) bool: joints this dataset annotates (None: all)
 
 
 class ClipSource(Protocol):
@@ -41,7 +43,8 @@ class TrainingDataset(torch.utils.data.Dataset):
     """Clips -> augmented network inputs and targets, one item per clip.
 
     Item: images (T, S, S, 3) uint8 BGR, heatmaps (T, 17, S/4, S/4) float32, masks (T, S/4, S/4) float32
-    (1 = use the pixel), joints (T, M, 17, 2) int64 [flat index, visible] for the tag losses.
+    (1 = use the pixel), joints (T, M, 17, 2) int64 [flat index, visible] for the tag losses, joint_weights
+    (T, 17) float32 (0 for joints the source never labels).
     """
 
     def __init__(self, source: ClipSource, input_size: int, train: TrainConfig, augment: bool = True,
@@ -75,8 +78,13 @@ class TrainingDataset(torch.utils.data.Dataset):
             heatmaps.append(render_heatmaps(kp_out, out_hw, self.sigma))
             joints.append(joint_indices(kp_out, out_hw, self.max_people))
             masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, size, out_hw))
+        labelled = np.ones(NUM_JOINTS, bool) if clip.labelled is None else np.asarray(clip.labelled, bool)
+        if t.flip:
+            labelled = labelled[FLIP]
+        weights = np.repeat(labelled[None].astype(np.float32), len(images), 0)
         return {"images": torch.from_numpy(np.stack(images)), "heatmaps": torch.from_numpy(np.stack(heatmaps)),
-                "masks": torch.from_numpy(np.stack(masks)), "joints": torch.from_numpy(np.stack(joints))}
+                "masks": torch.from_numpy(np.stack(masks)), "joints": torch.from_numpy(np.stack(joints)),
+                "joint_weights": torch.from_numpy(weights)}
 
     @staticmethod
     def _mask(ignore: np.ndarray | None, t, size: int, out_hw: tuple[int, int]) -> np.ndarray:

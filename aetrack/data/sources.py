@@ -95,3 +95,87 @@ def _quiet(fn):
 
 
 __all__ = ["CocoImages", "SynthClips"]
+
+
+class PoseTrackClips:
+    """PoseTrack 2018 videos (one JSON per video): clips of `clip_length` consecutive labelled frames.
+
+    Joints map to COCO slots (PoseTrack has no eyes and leaves its ear slots empty, so those heatmaps get no
+    loss); ignore regions go into the ignore mask. Frames are image files under `images`, or video frames
+    named '<video>#<frame>' as `aetrack synth` writes them.
+    """
+
+    def __init__(self, annotations: str | Path, images: str | Path, clip_length: int = 2) -> None:
+        folder = Path(annotations)
+        files = sorted(folder.glob("*.json")) if folder.is_dir() else [folder]
+        if not files or not files[0].is_file():
+            raise AetrackError(f"PoseTrack annotations {folder}: no JSON files found")
+        self.root = Path(images) if images else folder.parent
+        self.clip_length = clip_length
+        self.videos: list[tuple[list[dict], dict[int, list[dict]]]] = []
+        self.clips: list[tuple[int, int]] = []
+        for path in files:
+            frames, people = _read_posetrack(path)
+            v = len(self.videos)
+            self.videos.append((frames, people))
+            self.clips.extend((v, i) for i in range(len(frames) - clip_length + 1))
+        if not self.clips:
+            raise AetrackError(f"PoseTrack annotations {folder}: no run of {clip_length} labelled frames")
+        labelled = np.zeros(NUM_JOINTS, bool)
+        labelled[[0, *range(5, NUM_JOINTS)]] = True  # nose and the body; no eyes, no ears
+        self.labelled = labelled
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> ClipSample:
+        from aetrack.io.posetrack_format import posetrack_to_coco
+
+        v, first = self.clips[index]
+        frames, people = self.videos[v]
+        clip = frames[first:first + self.clip_length]
+        tracks = sorted({a["track_id"] for f in clip for a in people.get(f["id"], [])})
+        images = np.stack([self._image(f) for f in clip])
+        keypoints = np.zeros((len(clip), len(tracks), NUM_JOINTS, 3), np.float32)
+        ignore = np.zeros(images.shape[:3], np.uint8)
+        for i, f in enumerate(clip):
+            for a in people.get(f["id"], []):
+                kp = np.asarray(a["keypoints"], np.float32).reshape(NUM_JOINTS, 3)
+                keypoints[i, tracks.index(a["track_id"])] = posetrack_to_coco(kp)
+            for xs, ys in zip(f.get("ignore_regions_x") or [], f.get("ignore_regions_y") or []):
+                if len(xs) >= 3:
+                    poly = np.round(np.stack([xs, ys], 1)).astype(np.int32)
+                    cv2.fillPoly(ignore[i], [poly], 1)
+        keypoints[..., 2] = (keypoints[..., 2] > 0) * 2.0
+        return ClipSample(images, keypoints, ignore, self.labelled)
+
+    def _image(self, frame: dict) -> np.ndarray:
+        name = str(frame["file_name"])
+        if "#" in name:
+            video, _, number = name.rpartition("#")
+            capture = cv2.VideoCapture(str(self.root / video))
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(number))
+            ok, image = capture.read()
+            capture.release()
+        else:
+            image = cv2.imread(str(self.root / name), cv2.IMREAD_COLOR)
+            ok = image is not None
+        if not ok:
+            raise AetrackError(f"PoseTrack frame {self.root / name}: missing or unreadable")
+        return image
+
+
+def _read_posetrack(path: Path) -> tuple[list[dict], dict[int, list[dict]]]:
+    """Labelled frames (in file order) of a PoseTrack 2018 file, and its people by image id."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+        frames = [im for im in data["images"] if im.get("is_labeled", True)]
+        people: dict[int, list[dict]] = {}
+        for a in data.get("annotations", []):
+            if "keypoints" in a and "track_id" in a:
+                people.setdefault(a["image_id"], []).append(a)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AetrackError(f"PoseTrack file {path}: not a PoseTrack 2018 file ({exc})") from None
+    return frames, people

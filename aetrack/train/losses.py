@@ -67,12 +67,17 @@ def temporal_grouping_loss(tags: torch.Tensor, joints: torch.Tensor) -> tuple[to
     return _pull_push(values, visible)
 
 
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Masked MSE (N,) of heatmaps pred, target (N, J, h, w) with mask (N, h, w), 1 = use the pixel.
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                 joint_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Masked MSE (N,) of heatmaps pred, target (N, J, h, w) with mask (N, h, w), 1 = use the pixel, and
+    optional joint_weights (N, J), 0 for joints a dataset never labels (PoseTrack's eyes).
 
     Masked pixels still count in the mean over joints and pixels, as the reference divides by all of them.
     """
-    return ((pred - target) ** 2 * mask[:, None]).mean((1, 2, 3))
+    weight = mask[:, None]
+    if joint_weights is not None:
+        weight = weight * joint_weights[:, :, None, None]
+    return ((pred - target) ** 2 * weight).mean((1, 2, 3))
 
 
 def _flat_tags(maps: torch.Tensor, joints: int) -> torch.Tensor:
@@ -95,9 +100,10 @@ class AELoss(nn.Module):
         self.temporal_weight = temporal_weight
 
     def forward(self, output: torch.Tensor, heatmaps: torch.Tensor, masks: torch.Tensor, joints: torch.Tensor,
-                clip_length: int = 1) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                clip_length: int = 1, joint_weights: torch.Tensor | None = None,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss and its parts (detached, for logging) from output (N, S, C, h, w), heatmaps (N, J, h, w),
-        masks (N, h, w) and joints (N, M, J, 2).
+        masks (N, h, w), joints (N, M, J, 2) and optional joint_weights (N, J).
 
         For temporal tags the batch holds N / clip_length clips of clip_length consecutive frames, person slot
         m being the same track in every frame of a clip.
@@ -114,7 +120,7 @@ class AELoss(nn.Module):
         # Intermediate supervision: every stack is compared with the same targets (stacks are few; no
         # need to vectorise over them).
         for stack in output.unbind(1):                                       # (N, C, h, w) each
-            per_stack["detection"].append(heatmap_loss(stack[:, :nj], heatmaps, masks))
+            per_stack["detection"].append(heatmap_loss(stack[:, :nj], heatmaps, masks, joint_weights))
             push, pull = grouping_loss(_flat_tags(stack[:, nj:tag_end], nj), joints)
             per_stack["push"].append(push)
             per_stack["pull"].append(pull)

@@ -141,7 +141,8 @@ class Trainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
             out = self.net(x)
         total, parts = self.loss(out.float(), batch["heatmaps"].to(dev), batch["masks"].to(dev),
-                                 batch["joints"].to(dev), clip_length=self.config.train.clip_length)
+                                 batch["joints"].to(dev), clip_length=self.config.train.clip_length,
+                                 joint_weights=batch["joint_weights"].to(dev))
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
