@@ -1,8 +1,8 @@
 """The production decoder: heatmaps and tags of one image or a batch -> `Poses`, in heatmap pixels.
 
-Same grouping core as the faithful modes, with what the reference gets in the way of removed: every person
-can take a joint (no cap at 30, no skipped joints), people are never merged through equal tag values, refined
-joints keep their heatmap value as score and their tag. Coordinates are pixel edges (pixel i spans [i, i + 1)),
+Same grouping core as the faithful modes, without the reference's limits: every person can take a joint (no
+cap at 30 people, no skipped joints), people are never merged through equal tag values, refined joints keep
+their heatmap value as score and their tag, and people come sorted by score (at most max_people). Coordinates are pixel edges (pixel i spans [i, i + 1)),
 so a joint at pixel i is at i + 0.5, plus the quarter step toward the higher neighbour when `adjust`.
 `decode_batch` runs NMS and top-k for the whole batch in torch, on the maps' device; only candidates (and, with
 refinement on a GPU, the filled joints) come back to the CPU.
@@ -32,7 +32,10 @@ def grouping_params(config: InferenceConfig) -> GroupingParams:
 
 def decode(heatmaps: np.ndarray | torch.Tensor, tags: np.ndarray | torch.Tensor, config: InferenceConfig,
            temporal: np.ndarray | torch.Tensor | None = None) -> Poses:
-    """People of one image from heatmaps (J, H, W), tags (J, H, W, D), temporal tags (J, H, W, E) (numpy)."""
+    """People of one image from heatmaps (J, H, W), tags (J, H, W, D), temporal tags (J, H, W, E).
+
+    numpy arrays (tensors are copied to the CPU); the work is numpy throughout, cheapest for a single image.
+    """
     det, tag, tmp = _single_maps(heatmaps, tags, temporal)
     cand = find_candidates(det, tag, config.max_people, config.detection_threshold, config.nms_kernel)
     cand = _place(cand, det, config.adjust)

@@ -14,7 +14,6 @@ import numpy as np
 
 from aetrack.decode.assignment import munkres_assignment, munkres_lists, scipy_assignment
 from aetrack.decode.candidates import Candidates
-from aetrack.decode.refine import sum_last
 from aetrack.skeleton import DECODE_ORDER
 
 _PAD_COST = 1e10  # cost of the dummy columns that let every candidate start a new person
@@ -91,29 +90,26 @@ class _People:
         total = self.tag_sum[idx] + tags
         if self.pairwise:
             self.tag_list[idx, n - 1] = tags
-            if np.count_nonzero((n == 8) | (n == 16)):
-                total = self._pairwise_blocks(idx, n, total)
+            full = np.flatnonzero(n % 8 == 0)
+            for i in full.tolist():  # numpy's pairwise sum regroups its blocks of 8: sum as numpy does
+                total[i] = np.add.reduce(self.tag_list[idx[i], :n[i]], axis=0)
         self.tag_sum[idx] = total
         self.mean[idx] = total / n[:, None]  # float64 division, stored as float32: what np.mean returns
 
-    def _pairwise_blocks(self, idx: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.ndarray:
-        """At 8 and 16 tags numpy's pairwise sum switches to a tree over 8 partial sums: redo those sums."""
-        at8, at16 = n == 8, n == 16
-        if at8.any():
-            total[at8] = _tree8(self.tag_list[idx[at8], :8])
-        if at16.any():
-            r = self.tag_list[idx[at16]]
-            total[at16] = _tree8(r[:, :8] + r[:, 8:16])
-        return total
 
-
-def _tree8(r: np.ndarray) -> np.ndarray:
-    """numpy's pairwise combination of 8 partial sums r (P, 8, D): ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))."""
-    return ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+def sum_last(x: np.ndarray) -> np.ndarray:
+    """x.sum(axis=-1) with numpy's own rounding (sequential below 8 terms), without its slow short inner loop."""
+    d = x.shape[-1]
+    if d >= 8:
+        return np.add.reduce(x, axis=-1)
+    total = x[..., 0].copy()
+    for i in range(1, d):
+        total += x[..., i]
+    return total
 
 
 def tag_distance(tags: np.ndarray, means: np.ndarray, kind: str) -> np.ndarray:
-    """(n, P) float64 distance between tags (n, D) and means (P, D), both float64: "rms" or "l2"."""
+    """(n, P) float64 distance between tags (n, D) float64 and means (P, D): "rms" or "l2"."""
     if tags.shape[1] == 1:  # sqrt of a square is exactly the absolute value
         return np.abs(tags - means[:, 0])
     diff = tags[:, None, :] - means[None, :, :]
