@@ -85,6 +85,8 @@ class InferenceConfig:
     max_people: int = 30
     nms_kernel: int = 3
     adjust: bool = True          # quarter-pixel step toward the higher neighbour
+    subpixel: str = "quarter"    # final joint positions: 'quarter' (the reference's step) or 'quadratic'
+                                 # (parabola through the log heatmap: finer, for low-resolution maps)
     refine: bool = True          # fill missing joints (the paper's "missing joints" step)
     channel_order: str = "RGB"   # colour order the network was trained with
 
@@ -93,6 +95,8 @@ class InferenceConfig:
             raise AetrackError(f"inference.scales must be positive numbers, got {list(self.scales)}")
         if self.channel_order not in ("RGB", "BGR"):
             raise AetrackError(f"inference.channel_order must be RGB or BGR, got {self.channel_order!r}")
+        if self.subpixel not in ("quarter", "quadratic"):
+            raise AetrackError(f"inference.subpixel must be quarter or quadratic, got {self.subpixel!r}")
         if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:
             raise AetrackError(f"inference.nms_kernel must be an odd number >= 1, got {self.nms_kernel}")
 

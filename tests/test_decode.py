@@ -352,3 +352,23 @@ def test_empty_maps_give_no_people() -> None:
     people, scores = parse_reference(det, tag, refine=True)
     assert people.shape == (0, J, 5) and scores.shape == (0,)
     assert [len(p) for p in decode_batch(det[None], tag[None], InferenceConfig())] == [0]
+
+
+def test_quadratic_subpixel_recovers_gaussian_centres_better_than_the_quarter_step():
+    from aetrack.config import InferenceConfig
+    from aetrack.decode import decode
+
+    rng = np.random.default_rng(7)
+    h = w = 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    det = np.zeros((17, h, w), np.float32)
+    centres = rng.uniform(8, 40, size=(17, 2))  # pixel-edge coordinates: pixel i spans [i, i + 1)
+    for j, (cx, cy) in enumerate(centres):
+        det[j] = np.exp(-((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (2 * 1.5 ** 2))
+    tag = np.zeros((17, h, w, 1), np.float32)
+    errors = {}
+    for mode in ("quarter", "quadratic"):
+        poses = decode(det, tag, InferenceConfig(subpixel=mode, refine=False))
+        assert len(poses) == 1
+        errors[mode] = np.abs(poses.keypoints[0, :, :2] - centres).max()
+    assert errors["quadratic"] < 0.02 < errors["quarter"] <= 0.5

@@ -17,6 +17,7 @@ import torch
 from aetrack.config import InferenceConfig
 from aetrack.decode.candidates import Candidates, find_candidates, topk_torch
 from aetrack.decode.grouping import GroupingParams, group
+from aetrack.decode.subpixel import refine_people
 from aetrack.decode.refine import fill_missing, mean_of_found, quarter_offsets
 from aetrack.errors import AetrackError
 from aetrack.poses import Poses
@@ -77,6 +78,9 @@ def decode_batch(heatmaps: np.ndarray | torch.Tensor, tags: np.ndarray | torch.T
                              fill_tags=True)
         else:
             _fill_missing_torch(people, det, tag, config.adjust)
+    if config.subpixel == "quadratic":
+        for i in range(n):
+            refine_people(people[i], det[i])
     temporal_means = _temporal_batch(people, tmp)
     return [_poses(p, s, t, e, config.max_people) for p, s, t, e in zip(people, scores, mean_tags, temporal_means)]
 
@@ -171,6 +175,8 @@ def _finish(people: np.ndarray, det: np.ndarray, tag: np.ndarray, tmp: np.ndarra
     scores, mean_tags = _scores(people), _grouped_tags(people)
     if config.refine:
         fill_missing(people, det, tag, score_one=False, quarter=config.adjust, fill_tags=True)
+    if config.subpixel == "quadratic":
+        refine_people(people, torch.from_numpy(det))
     temporal = temporal_tags(tmp, people[:, :, :3]) if tmp is not None else None
     return _poses(people, scores, mean_tags, temporal, config.max_people)
 
