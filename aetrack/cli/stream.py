@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aetrack.cli.common import add_model_options, run_config, weights_path
+from aetrack.cli.track import check_model_files, log_warnings
 from aetrack.errors import AetrackError
+
+if TYPE_CHECKING:
+    from aetrack.io.sources import FrameSource
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "stream", help="track poses live from a camera or network stream",
         description="Track people live from a camera (--source 0), a network stream (rtsp://, http://, ...) or "
                     "any source `track` reads. Writes OUT/<source>.jsonl as frames finish and "
-                    "OUT/<source>.posetrack.json; stops cleanly on Ctrl-C, at the end of the stream or after "
-                    "--max-frames. Network streams are reopened when they drop.",
+                    "OUT/<source>.posetrack.json; stops cleanly at the end of the stream, after --max-frames, or "
+                    "on Ctrl-C or SIGTERM (exit 130 or 143, both files valid). Network streams are reopened when "
+                    "they drop (5 attempts, waits growing from 0.5 s to 8 s).",
     )
     p.add_argument("--source", required=True, help="camera index (0), URL or video file")
     p.add_argument("--out", default="out", help="output folder (default: out)")
@@ -24,29 +32,48 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-realtime", action="store_true",
                    help="process every frame even when falling behind (default: drop old frames)")
     p.add_argument("--batch", type=int, default=1, help="frames per network call (default 1: lowest latency)")
+    p.add_argument("--timeout", type=float, default=5.0,
+                   help="seconds a camera or stream may take to open or to send a frame (default 5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    from aetrack.io.video import open_source
+    from aetrack.io.writers import output_folder
 
+    log_warnings()
+    if args.show and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform != "linux"):
+        raise AetrackError("--show needs a display (DISPLAY is not set)")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise AetrackError("--max-frames must be at least 1")
+    check_model_files(args)
+    output_folder(args.out)
+    if args.timeout <= 0:
+        raise AetrackError("--timeout must be more than 0 seconds")
+    # the camera or stream first: a wrong index or URL fails before the model loads
+    source = open_source(args.source, realtime=not args.no_realtime, timeout=args.timeout)
+
+    from aetrack.pipeline import StopSignals, Stopped
+
+    try:
+        with StopSignals(), source:
+            return _run(args, source)
+    except Stopped as stop:  # while loading the model
+        print(f"aetrack: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return stop.exit_code
+
+
+def _run(args: argparse.Namespace, source: FrameSource) -> int:
     from aetrack.inference.predictor import Predictor
     from aetrack.pipeline import PoseTracker, track_source
 
-    if args.show and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform != "linux"):
-        raise AetrackError("--show needs a display (DISPLAY is not set)")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AetrackError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
-    summary = track_source(args.source, out, PoseTracker(predictor, config.tracker), batch=max(1, args.batch),
-                           realtime=not args.no_realtime, max_frames=args.max_frames, progress=True,
-                           show=args.show)
+    summary = track_source(source, Path(args.out), PoseTracker(predictor, config.tracker), batch=max(1, args.batch),
+                           max_frames=args.max_frames, progress=not args.quiet, show=args.show)
     print(summary.line(), file=sys.stderr)
     for path in summary.outputs:
         print(path)
-    return 0 if summary.complete else 130
+    return summary.exit_code

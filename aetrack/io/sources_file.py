@@ -157,13 +157,38 @@ def _capture(path: Path) -> Iterator[cv2.VideoCapture]:
 
 def _unreadable_reason(path: Path) -> str:
     """Why FFmpeg cannot open `path`, as precisely as its bytes tell: an MP4 cut short is a common case."""
+    head = b""
     try:
         with path.open("rb") as f:
-            if f.read(8)[4:] == b"ftyp" and _mp4_cut_short(f):
+            head = f.read(1 << 16)
+            if head[4:8] == b"ftyp" and _mp4_cut_short(f):
                 return "an MP4 file without its complete index (moov box): the recording or the copy was cut short"
     except OSError:
         pass
-    return "not a video, or a format FFmpeg cannot read"
+    container = _container(head)
+    if container is None:
+        return "not a video, or a format FFmpeg cannot read"
+    codec = _avi_codec(head) if container == "AVI" else None
+    named = f"codec '{codec}'" if codec else "codec"
+    return f"an {container} file whose video FFmpeg cannot decode (unknown {named}, or damaged data)"
+
+
+def _container(head: bytes) -> str | None:
+    """The container format the first bytes of a file announce, for messages; None when unknown."""
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    if head[4:8] == b"ftyp":
+        return "MP4/MOV"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "MKV/WebM"
+    return None
+
+
+def _avi_codec(head: bytes) -> str | None:
+    """The four-character code of an AVI's first video stream (its 'strh' chunk), when readable."""
+    at = head.find(b"strh")  # then the chunk's size, its stream type and the codec
+    code = head[at + 12:at + 16] if at >= 0 and head[at + 8:at + 12] == b"vids" else b""
+    return code.decode("ascii") if len(code) == 4 and all(32 <= c < 127 for c in code) else None
 
 
 def _mp4_cut_short(f: BinaryIO) -> bool:

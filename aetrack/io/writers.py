@@ -49,25 +49,53 @@ def _box(kp: np.ndarray, min_score: float) -> list[float]:
     return [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)]
 
 
-class JsonlWriter:
-    """One JSON object per frame, appended and flushed as each frame finishes (a crash loses nothing written)."""
+def output_folder(path: str | Path) -> Path:
+    """`path` as a folder results can be written to, created if missing; AetrackError naming what is wrong."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AetrackError(f"output folder {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AetrackError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise AetrackError(f"output folder {path} is not writable")
+    return path
 
-    def __init__(self, path: str | Path) -> None:
+
+class JsonlWriter:
+    """One JSON object per frame, appended and flushed as each frame finishes (a crash loses nothing written).
+
+    keep: continue an existing file after its first `keep` bytes (the complete lines `read_jsonl` found)
+    instead of starting it anew.
+    """
+
+    def __init__(self, path: str | Path, keep: int | None = None) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
+            if keep is not None:
+                os.truncate(self.path, keep)  # drops a line cut short by a hard kill
+            self._file = self.path.open("w" if keep is None else "a", encoding="utf-8")
         except OSError as exc:
             raise AetrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as exc:  # disk full, quota, a removed USB drive
+            raise AetrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise AetrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        finally:
             self._file.close()
 
     def __enter__(self) -> "JsonlWriter":
@@ -75,6 +103,33 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_jsonl(path: str | Path) -> tuple[list[dict[str, Any]], int]:
+    """The frame records of a JSONL file `JsonlWriter` wrote, and the bytes they span.
+
+    Text after the last newline (a line cut short by a hard kill) is left out; any other damage is an
+    AetrackError, as the file is then not one this writer left.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AetrackError(f"cannot read {path}: {exc.strerror or exc}") from None
+    records: list[dict[str, Any]] = []
+    complete = data.split(b"\n")[:-1]  # each line is written with its newline in one call
+    for number, line in enumerate(complete, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not (isinstance(record, dict) and isinstance(record.get("frame"), int)
+                and isinstance(record.get("people"), list)):
+            raise AetrackError(f"{path}: line {number} is not a frame record of aetrack's JSONL")
+        if records and record["frame"] <= records[-1]["frame"]:
+            raise AetrackError(f"{path}: line {number} repeats or goes back to frame {record['frame']}")
+        records.append(record)
+    return records, sum(len(line) + 1 for line in complete)
 
 
 class PoseTrackWriter:
@@ -113,6 +168,13 @@ class PoseTrackWriter:
         if time.monotonic() - self._last_write > self.every_s:
             self.flush()
 
+    def add_record(self, record: dict[str, Any]) -> None:
+        """Record one frame from its JSONL record (`pipeline.frame_record`): how a resumed run restores them."""
+        people = record["people"]
+        keypoints = np.array([p["keypoints"] for p in people], np.float32).reshape(len(people), 17, 3)
+        self.add(record["frame"], np.array([p["track_id"] for p in people], np.int64), keypoints,
+                 np.array([p["score"] for p in people], np.float32))
+
     def flush(self) -> None:
         nframes = len(self.images)
         for img in self.images:
@@ -136,8 +198,11 @@ class VideoSink:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part.mp4", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part.mp4", dir=self.path.parent)
+        except OSError as exc:
+            raise AetrackError(f"cannot write video {self.path}: {exc.strerror or exc}") from None
         os.close(fd)
         self.tmp = Path(tmp)
         self.size = size
