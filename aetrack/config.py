@@ -85,6 +85,8 @@ class InferenceConfig:
     max_people: int = 30
     nms_kernel: int = 3
     adjust: bool = True          # quarter-pixel step toward the higher neighbour
+    group_with_temporal: bool = False  # group joints on spatial and temporal tags together (both separate
+                                       # people within a frame; more dimensions separate better)
     subpixel: str = "quarter"    # final joint positions: 'quarter' (the reference's step) or 'quadratic'
                                  # (parabola through the log heatmap: finer, for low-resolution maps)
     refine: bool = True          # fill missing joints (the paper's "missing joints" step)

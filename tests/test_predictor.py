@@ -73,3 +73,20 @@ def test_flip_merging_swaps_left_and_right_maps():
     assert torch.equal(back.heatmaps, heat) and torch.equal(back.tags, maps.tags)
     once = unflip(maps)
     assert torch.equal(once.heatmaps[0, 5], heat[0, FLIP[5]].flip(-1))
+
+
+def test_grouping_can_use_temporal_tags_too():
+    model = ModelConfig(stacks=1, stem=(8, 8), width=8, increase=4, temporal_dim=2, input_size=128)
+
+    class TwoDots(DotNetwork):
+        def forward(self, x):
+            out = super().forward(x)
+            out[:, 0, 17 + 17:] = 5.0  # temporal tags: constant, 2-D
+            return out
+
+    for together, dims in ((False, 1), (True, 3)):
+        config = Config(model=model, inference=InferenceConfig(refine=False, group_with_temporal=together,
+                                                               detection_threshold=0.3))
+        poses = Predictor(TwoDots(model), config, "cpu")([_image(128, 128, (40.0, 60.0), 6)])[0]
+        assert len(poses) == 1 and poses.tags.shape == (1, dims)
+        assert np.allclose(poses.temporal, 5.0)

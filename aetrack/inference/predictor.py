@@ -100,7 +100,10 @@ class Predictor:
 
         m = frame_maps.maps
         temporal = m.temporal if m.temporal.shape[-1] else None
-        people = decode_batch(m.heatmaps, m.tags, self.inference, temporal=temporal)
+        tags = m.tags
+        if temporal is not None and self.inference.group_with_temporal:
+            tags = torch.cat([tags, temporal], -1)
+        people = decode_batch(m.heatmaps, tags, self.inference, temporal=temporal)
         return [to_image_pixels(p, frame_maps.box, self.config.model.stride) for p in people]
 
     def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> list[Poses]:
