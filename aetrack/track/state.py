@@ -28,6 +28,7 @@ class Track:
         self.id = -1
         self.filter = KeypointFilter(keypoints, config)
         self.embedding = embedding.astype(np.float32).copy()
+        self.tags_seen = 1  # temporal tags averaged into `embedding`
         self.state = TrackState.TRACKED if config.min_hits <= 1 else TrackState.TENTATIVE
         self.hits = 1
         self.first_frame = frame_index
@@ -43,8 +44,12 @@ class Track:
         """Take a matched person: (17, 3) keypoints, and (E,) embedding or None to leave the embedding as is."""
         self.filter.update(keypoints)
         if embedding is not None and embedding.size:
-            m = self.config.embedding_momentum
+            # The first tags are averaged plainly (momentum n / (n + 1)) until the momentum weighs less: a running
+            # mean seeded with one frame's tag keeps that tag's noise for tens of frames, long enough for the
+            # re-identification gate to miss a young track's person.
+            m = min(self.config.embedding_momentum, self.tags_seen / (self.tags_seen + 1.0))
             self.embedding = (m * self.embedding + (1.0 - m) * embedding).astype(np.float32)
+            self.tags_seen += 1
         self.hits += 1
         self.last_frame = frame_index
         self.detection_index = detection_index

@@ -28,8 +28,9 @@ class Tracker:
     Each frame: predict every track, then match in rounds (cost building in `cost.py`, solving in
     `assignment.py`): confident people to tracked tracks; less confident people to the tracked tracks left
     (ByteTrack's second round, pose only); confident people left to lost tracks (re-identification, mostly by
-    embedding); then to tentative tracks. Confident people left over start tentative tracks. Memory is bounded by
-    the live tracks: removed tracks are forgotten and no history is kept.
+    embedding: the only round in which the embedding gates pairs); then to tentative tracks. Confident people
+    left over start tentative tracks. Memory is bounded by the live tracks: removed tracks are forgotten and no
+    history is kept.
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -88,8 +89,10 @@ class Tracker:
         by_state = {s: [t for t in self._tracks if t.state is s] for s in TrackState}
         with_embedding = embedding_dim > 0 and cfg.embedding_weight > 0
 
+        # With tracked and tentative tracks the embedding helps choose but does not gate: their predictions are
+        # close, and a gate against one frame's noisy tag would turn people away from their own tracks.
         confident, tracked_left, high = self._match(by_state[TrackState.TRACKED], keypoints, temporal, high,
-                                                    cfg.min_oks, with_embedding)
+                                                    cfg.min_oks, with_embedding, gate_embedding=False)
         # Less confident people are often occluded ones whose temporal tag averages few joints: pose only.
         unsure, _, _ = self._match(tracked_left, keypoints, temporal, low, cfg.min_oks, False)
         # A lost track's prediction has drifted: the embedding re-identifies, the pose gate only loosely checks.
@@ -97,7 +100,7 @@ class Tracker:
         found_again, _, high = self._match(by_state[TrackState.LOST], keypoints, temporal, high, reid_oks,
                                            with_embedding)
         new, _, _ = self._match(by_state[TrackState.TENTATIVE], keypoints, temporal, high, cfg.min_oks,
-                                with_embedding)
+                                with_embedding, gate_embedding=False)
 
         for track, d in confident + found_again + new:
             track.update(keypoints[d], temporal[d], frame_index, d)
@@ -109,7 +112,8 @@ class Tracker:
         return {d for _, d in confident + unsure + found_again + new}
 
     def _match(self, tracks: list[Track], keypoints: np.ndarray, temporal: np.ndarray, people: np.ndarray,
-               min_oks: float, with_embedding: bool) -> tuple[Matches, list[Track], np.ndarray]:
+               min_oks: float, with_embedding: bool, gate_embedding: bool = True) -> tuple[Matches, list[Track],
+                                                                                        np.ndarray]:
         """One round: match tracks to the given people; returns matches, tracks left, people left."""
         if not tracks or not len(people):
             return [], tracks, people
@@ -123,7 +127,7 @@ class Tracker:
             distance = embedding_distance(np.stack([t.embedding for t in tracks]), temporal[people])
         cost = association_cost(similarity, distance, pose_weight=cfg.pose_weight,
                                 embedding_weight=cfg.embedding_weight, min_oks=min_oks,
-                                max_distance=cfg.max_embedding_distance)
+                                max_distance=cfg.max_embedding_distance, gate_distance=gate_embedding)
         pairs, rows, cols = assign(cost)
         return ([(tracks[r], int(people[c])) for r, c in pairs], [tracks[r] for r in rows], people[cols])
 
