@@ -373,3 +373,11 @@ def test_real_posetrack18_files_against_themselves(shared: Path):
     result = evaluate_posetrack(folder, folder)
     assert result.total("ap") == pytest.approx(100.0) and result.person["IDF1"] == pytest.approx(100.0)
     assert np.isnan(result.total("mota")) and "one labelled frame" in result.warnings[0]
+
+
+def test_track_output_name_matches_the_ground_truth_video(tmp_path):
+    """`aetrack track` writes <video>.posetrack.json; it is the prediction for ground truth <video>.json."""
+    evaluate(tmp_path, walk(), walk())
+    (tmp_path / "pred" / "v.json").rename(tmp_path / "pred" / "v.posetrack.json")
+    out = result_to_dict(evaluate_posetrack(tmp_path / "gt", tmp_path / "pred"))
+    assert out["mAP"] == pytest.approx(100) and out["MOTA"] == pytest.approx(100)

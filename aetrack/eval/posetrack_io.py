@@ -91,14 +91,17 @@ class _RawFrame:
 
 def load_video_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, *,
                      allow_missing: bool = False) -> tuple[list[VideoPair], list[str]]:
-    """Cleaned ground truth and predictions of every video in `gt_dir` (matched by file name), and warnings.
+    """Cleaned ground truth and predictions of every video in `gt_dir` (matched by file name; a prediction
+    `<video>.posetrack.json`, as `aetrack track` writes, matches ground truth `<video>.json`), and warnings.
 
     A video without a prediction file is an error, as in poseval, unless `allow_missing`: then it counts as a
     video with no predicted people (and a warning says so). Videos come in file-name order.
     """
     gt_files = _json_files(gt_dir, "ground truth")
     pred_folder = _folder(pred_dir, "prediction")
-    pred_names = {p.name for p in pred_folder.glob("*.json")}
+    # `aetrack track` names its output <video>.posetrack.json: it stands for the ground truth's <video>.json
+    pred_names = {p.name.replace(".posetrack.json", ".json") for p in pred_folder.glob("*.json")}
+    pred_files = {p.name.replace(".posetrack.json", ".json"): p for p in pred_folder.glob("*.json")}
     missing = [p.name for p in gt_files if p.name not in pred_names]
     if missing and not allow_missing:
         raise AetrackError(f"no prediction file for {len(missing)} of {len(gt_files)} ground-truth videos in "
@@ -115,8 +118,8 @@ def load_video_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, *,
     pairs = []
     for gt_path in gt_files:
         gt = read_frames(gt_path, ground_truth=True)
-        pred_path = pred_folder / gt_path.name
-        pred = read_frames(pred_path) if pred_path.name in pred_names else [_RawFrame(0, [], []) for _ in gt]
+        pred_path = pred_files.get(gt_path.name, pred_folder / gt_path.name)
+        pred = read_frames(pred_path) if gt_path.name in pred_names else [_RawFrame(0, [], []) for _ in gt]
         if len(pred) != len(gt):
             raise AetrackError(f"{pred_path} has {len(pred)} frames but its ground truth {gt_path} has {len(gt)}; "
                                "poseval pairs frames by position, so every frame needs an entry")
