@@ -284,3 +284,35 @@ def test_bad_input_in_a_real_process_has_no_traceback(files):
                         "--pred", str(pred)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert r.stderr.startswith("aetrack: error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_posetrack_ground_truth_and_tracker_output_evaluate_per_frame(tmp_path):
+    """`aetrack eval coco` on PoseTrack files: ground truth against itself is perfect, a shifted copy is not."""
+    import json as _json
+
+    from aetrack.cli.main import main
+    from aetrack.data.synth import write_dataset
+
+    write_dataset(tmp_path / "s", seed=2, videos=1, frames=4, people=3, size=(200, 120))
+    gt_dir = tmp_path / "s" / "annotations"
+    name = next(gt_dir.glob("*.json")).stem
+    pred_dir = tmp_path / "pred"
+    pred_dir.mkdir()
+    data = _json.loads((gt_dir / f"{name}.json").read_text())
+    (pred_dir / f"{name}.posetrack.json").write_text(_json.dumps(data))
+    shifted = _json.loads(_json.dumps(data))
+    for a in shifted["annotations"]:
+        a["keypoints"] = [v + 6 if i % 3 == 0 and a["keypoints"][i + 2] > 0 else v
+                          for i, v in enumerate(a["keypoints"])]
+    (tmp_path / "shifted").mkdir()
+    (tmp_path / "shifted" / f"{name}.json").write_text(_json.dumps(shifted))
+    stats = {}
+    for label, pred in (("same", pred_dir), ("shifted", tmp_path / "shifted")):
+        import contextlib
+        import io
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["eval", "coco", "--gt", str(gt_dir), "--pred", str(pred), "--format", "json"]) == 0
+        stats[label] = _json.loads(buf.getvalue().strip().splitlines()[-1])
+    assert stats["same"]["AP"] == pytest.approx(1.0)
+    assert stats["shifted"]["AP"] < 0.9

@@ -27,9 +27,11 @@ def _add_coco(benchmarks: argparse._SubParsersAction) -> None:
                     "reported on one line.",
     )
     p.add_argument("--gt", required=True, metavar="GT.json",
-                   help="COCO ground truth with keypoint annotations (e.g. person_keypoints_val2017.json)")
+                   help="COCO ground truth with keypoint annotations (e.g. person_keypoints_val2017.json), or "
+                        "PoseTrack 2018 ground truth (a file or a folder of per-video files)")
     p.add_argument("--pred", required=True, metavar="RESULTS.json",
-                   help="COCO keypoint results: a JSON list of {image_id, category_id, keypoints, score}")
+                   help="COCO keypoint results: a JSON list of {image_id, category_id, keypoints, score}; with "
+                        "PoseTrack ground truth, tracker output (<video>.posetrack.json files)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="table (default) or json: one JSON object of the ten stats on the last line of stdout")
     p.add_argument("--verbose", action="store_true", help="show pycocotools' log and summary table on stderr")
@@ -38,8 +40,13 @@ def _add_coco(benchmarks: argparse._SubParsersAction) -> None:
 
 def _run_coco(args: argparse.Namespace) -> int:
     from aetrack.eval.coco import evaluate_coco, format_stats_table
+    from aetrack.eval.posetrack_coco import is_posetrack, posetrack_as_coco
 
-    stats = evaluate_coco(args.gt, args.pred, verbose=args.verbose)
+    if is_posetrack(args.gt):  # per-frame COCO AP of videos: PoseTrack ground truth and tracker output
+        gt, results = posetrack_as_coco(args.gt, args.pred)
+        stats = evaluate_coco(gt, results, verbose=args.verbose)
+    else:
+        stats = evaluate_coco(args.gt, args.pred, verbose=args.verbose)
     print(json.dumps(stats) if args.format == "json" else format_stats_table(stats))
     return 0
 

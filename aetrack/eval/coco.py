@@ -26,14 +26,18 @@ _GT_FIELDS = ("id", "image_id", "category_id")  # COCO.createIndex reads these f
 _GT_KEYPOINT_FIELDS = ("keypoints", "num_keypoints", "area", "bbox", "iscrowd")  # COCOeval reads these too
 
 
-def evaluate_coco(gt_path: str | os.PathLike, predictions: str | os.PathLike | list[dict],
+def evaluate_coco(gt_path: str | os.PathLike | dict, predictions: str | os.PathLike | list[dict],
                   *, verbose: bool = False) -> dict[str, float]:
-    """COCOeval keypoint stats (keys STATS_KEYS) of `predictions` (a results file or list) against `gt_path`.
+    """COCOeval keypoint stats (keys STATS_KEYS) of `predictions` (a results file or list) against `gt_path`
+    (a COCO file, or COCO data already loaded).
 
     A stat is -1 where the ground truth has no person in its area range. `verbose` sends pycocotools' log
     and summary table to stderr; otherwise it is silenced. Bad inputs raise AetrackError.
     """
-    gt = _read_json(gt_path, "ground truth")
+    if isinstance(gt_path, dict):
+        gt, gt_path = gt_path, "the ground truth"
+    else:
+        gt = _read_json(gt_path, "ground truth")
     joints = _check_ground_truth(gt, str(gt_path))
     if isinstance(predictions, (str, os.PathLike)):
         source, results = str(predictions), _read_json(predictions, "predictions")
