@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (overrides train.out)")
     p.add_argument("--iterations", type=int, help="stop after this many iterations (overrides train.iterations)")
     p.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    p.add_argument("--lr", type=float, help="constant learning rate (overrides train.lr and the drop)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--workers", type=int, help="data loading processes (overrides train.workers)")
     p.set_defaults(run=run)
@@ -28,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from aetrack.train.trainer import Trainer
 
     config = load_config(args.config)
-    overrides = {k: v for k, v in (("out", args.out), ("iterations", args.iterations), ("workers", args.workers))
-                 if v is not None}
+    overrides = {k: v for k, v in (("out", args.out), ("iterations", args.iterations), ("workers", args.workers),
+                                   ("lr", args.lr), ("lr_after_drop", args.lr)) if v is not None}
     if overrides:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **overrides))
     trainer = Trainer(config, resume=args.resume, init_weights=args.init, device=args.device)
