@@ -153,16 +153,29 @@ def test_people_told_apart_by_second_tag_dimension_only() -> None:
     assert len(people) == 1  # the reference keys people by the first component: they all collide
 
 
-def test_nms_keeps_exactly_the_local_maxima() -> None:
+@pytest.mark.parametrize("shape", [(3, 12, 15), (2, 1, 1), (2, 1, 6), (2, 5, 1), (4, 2, 3), (1, 4, 4)])
+def test_nms_keeps_exactly_the_local_maxima(shape: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(0)
-    det = np.round(rng.random((3, 12, 15)) * 8).astype(np.float32)  # coarse values: plateaus and ties
-    for kernel in (3, 5):
+    det = np.round(rng.random(shape) * 8).astype(np.float32)  # coarse values: plateaus and ties
+    for kernel in (1, 3, 5):
         r = kernel // 2
         padded = np.pad(det, ((0, 0), (r, r), (r, r)), constant_values=-np.inf)
         windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel, kernel), axis=(1, 2))
         expected = det == windows.max(axis=(-1, -2))
         assert np.array_equal(nms_keep(det, kernel), expected)
         assert np.array_equal(nms_keep_torch(torch.from_numpy(det), kernel).numpy(), expected)
+
+
+@pytest.mark.parametrize("above", [0.01, 0.5])  # few pixels above the threshold, or many: two code paths
+def test_candidates_are_the_maxima_above_threshold(above: float) -> None:
+    rng = np.random.default_rng(1)
+    det = np.round(rng.random((J, 24, 20)) * 64).astype(np.float32) / 64
+    det[det < 1 - above] = 0
+    tag = rng.normal(0, 1, (J, 24, 20, 1)).astype(np.float32)
+    cand = find_candidates(det, tag, k=1000, threshold=0.1)
+    expected = np.flatnonzero(nms_keep(det, 3) & (det > 0.1))
+    got = np.sort(np.repeat(np.arange(J), np.diff(cand.starts)) * 480 + cand.flat)
+    assert np.array_equal(got, expected)
 
 
 def test_candidates_are_top_k_maxima_above_threshold() -> None:
@@ -301,6 +314,37 @@ def test_best_pixels_equals_argmax_of_the_whole_map(dim: int) -> None:
     assert np.array_equal(got, expected)
 
 
+def _argmax_of_whole_maps(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    diff = tag[joint] - prev[:, None, None, :]
+    dist = np.sqrt(np.add.reduce(diff * diff, axis=-1))
+    with np.errstate(invalid="ignore"):
+        return np.argmax((det[joint] - np.round(dist)).reshape(len(joint), -1), axis=1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_pixels_exact_on_odd_maps(seed: int) -> None:
+    """Its shortcuts (a joint's highest pixels, pixels with near tags, whole-map scans) agree with the argmax of
+    the whole map: many queries per joint, tags far apart or beyond float32 bins, inf / nan, tiny maps."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        joints = int(rng.choice([1, 3, 16, 17, 32]))
+        h, w = int(rng.choice([1, 2, 16, 64])), int(rng.choice([1, 3, 16, 64]))
+        dim = int(rng.choice([1, 2, 3]))
+        scale = float(rng.choice([1, 3, 50, 1e4, 1e9]))
+        det = (np.round(rng.random((joints, h, w)) * 16) / 16).astype(np.float32)   # many equal values
+        if rng.random() < 0.3:
+            det = det * 3 - 1
+        tag = (np.round(rng.normal(0, scale, (joints, h, w, dim)) * 8) / 8).astype(np.float32)
+        if rng.random() < 0.2:
+            tag[rng.integers(joints), 0, 0, 0] = rng.choice([np.inf, -np.inf, np.nan])
+        q = int(rng.integers(1, 400))
+        joint = rng.integers(0, joints, q)
+        prev = tag[joint, rng.integers(0, h, q), rng.integers(0, w, q)] + rng.normal(0, scale / 10, (q, dim))
+        prev[::4] = rng.normal(0, 3 * scale, (len(prev[::4]), dim))   # far from most tags
+        prev = np.where(np.isfinite(prev), prev, 0).astype(np.float32)
+        assert np.array_equal(best_pixels(det, tag, joint, prev), _argmax_of_whole_maps(det, tag, joint, prev))
+
+
 @pytest.mark.parametrize("dim", [1, 2])
 def test_tag_means_equal_numpy_mean_bit_for_bit(dim: int) -> None:
     rng = np.random.default_rng(dim)
@@ -310,11 +354,12 @@ def test_tag_means_equal_numpy_mean_bit_for_bit(dim: int) -> None:
         values[p, counts[p]:] = 0
     expected = np.stack([np.mean(list(values[p, :counts[p]]), axis=0) for p in range(200)])
     assert np.array_equal(numpy_mean(values, counts), expected)
-    people = _People(1, J, dim)  # the grouping's running version, one tag at a time
-    people.start(0, np.zeros((1, 3 + dim), np.float32), values[0, :1])
-    for i in range(1, J):
-        people.add(np.array([0]), i, np.zeros((1, 3 + dim), np.float32), values[0, i:i + 1])
-        assert np.array_equal(people.mean[0].astype(np.float32), np.mean(list(values[0, :i + 1]), axis=0))
+    for p in range(20):  # the grouping's running version, one tag at a time
+        people = _People(1, J, dim)
+        people.start(0, 0, values[p, 0].tolist())
+        for i in range(1, J):
+            people.add(0, i, i, values[p, i].tolist())
+            assert np.array_equal(people.means(1)[0], np.mean(list(values[p, :i + 1]), axis=0))
 
 
 def test_tags_at_keypoints() -> None:

@@ -33,20 +33,46 @@ class Candidates:
 def nms_keep(det: np.ndarray, kernel: int) -> np.ndarray:
     """(J, H, W) bool: pixels equal to the maximum of their kernel x kernel window (outside counts as -inf)."""
     r = kernel // 2
-    rows = det.copy()
-    for s in range(1, r + 1):  # separable max: along x, then along y; out-of-image pixels are simply skipped
-        np.maximum(rows[:, :, s:], det[:, :, :-s], out=rows[:, :, s:])
-        np.maximum(rows[:, :, :-s], det[:, :, s:], out=rows[:, :, :-s])
-    full = rows.copy()
-    for s in range(1, r + 1):
-        np.maximum(full[:, s:], rows[:, :-s], out=full[:, s:])
-        np.maximum(full[:, :-s], rows[:, s:], out=full[:, :-s])
-    return full == det
+    j_count, h, w = det.shape
+    rows = _shifted_max(det.reshape(-1), r, 1)  # along x, then along y, on the flat maps
+    _exact_edges(rows.reshape(j_count, h, w), det, r, axis=2)
+    full = _shifted_max(rows, r, w)
+    _exact_edges(full.reshape(j_count, h, w), rows.reshape(j_count, h, w), r, axis=1)
+    return full.reshape(det.shape) == det
 
 
-def _torch_topk_rows(nms_det: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """torch.topk of the given rows of (J, HW): the order the reference gives to equal values."""
-    val, ind = torch.from_numpy(np.ascontiguousarray(nms_det[rows])).topk(k, dim=1)
+def _shifted_max(flat: np.ndarray, r: int, step: int) -> np.ndarray:
+    """Max of flat (N,) and its copies shifted by up to r * step either way: contiguous, so fast, but wrong
+    within r of an image edge, where a shift wraps into the next row or map (see _exact_edges)."""
+    out = flat.copy()
+    for s in range(step, r * step + 1, step):
+        if s < len(flat):
+            np.maximum(out[s:], flat[:-s], out=out[s:])
+            np.maximum(out[:-s], flat[s:], out=out[:-s])
+    return out
+
+
+def _exact_edges(out: np.ndarray, src: np.ndarray, r: int, axis: int) -> None:
+    """Redo out (J, H, W) as the max of src over +-r along `axis` (1 or 2) on the first and last r lines."""
+    size = src.shape[axis]
+
+    def line(a: np.ndarray, i: int) -> np.ndarray:
+        return a[:, :, i] if axis == 2 else a[:, i]
+
+    for i in sorted(set(range(min(r, size))) | set(range(max(size - r, 0), size))):
+        lo, hi = max(i - r, 0), min(i + r + 1, size)
+        target = line(out, i)
+        if hi - lo == 1:
+            target[...] = line(src, lo)
+            continue
+        np.maximum(line(src, lo), line(src, lo + 1), out=target)
+        for c in range(lo + 2, hi):
+            np.maximum(target, line(src, c), out=target)
+
+
+def _torch_topk_rows(nms_det: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch.topk of each row of nms_det (R, HW): the order the reference gives to equal values."""
+    val, ind = torch.from_numpy(np.ascontiguousarray(nms_det)).topk(k, dim=1)
     return val.numpy(), ind.numpy()
 
 
@@ -64,7 +90,7 @@ def find_candidates(det: np.ndarray, tag: np.ndarray, k: int, threshold: float, 
     if threshold < 0:  # suppressed pixels (value 0) pass a negative threshold: let torch.topk choose them
         keep = nms_keep(det, kernel).reshape(j_count, hw)
         return _candidates_from_topk(flat_det * keep, tag, np.arange(j_count), k, threshold, w)
-    at = _maxima_above(det, kernel, threshold)
+    at, keep = _maxima_above(det, kernel, threshold)
     jj, ii = np.divmod(at, hw)
     val = flat_det.ravel()[at]
     order = np.lexsort((-val, jj))  # by joint, then decreasing value, equal values by index (stable)
@@ -77,37 +103,47 @@ def find_candidates(det: np.ndarray, tag: np.ndarray, k: int, threshold: float, 
         # torch.topk's, so those joints are taken from torch.topk itself
         tie = (val[1:] == val[:-1]) & (jj[1:] == jj[:-1]) & (rank[1:] <= k)
         if tie.any():
-            tied = np.unique(jj[1:][tie])
-            nms_det = flat_det * nms_keep(det, kernel).reshape(j_count, hw)
+            tied = np.flatnonzero(np.bincount(jj[1:][tie], minlength=j_count))
+            keep = nms_keep(det[tied], kernel) if keep is None else keep[tied]
+            nms_det = flat_det[tied] * keep.reshape(len(tied), hw)
             return _merge_tied(nms_det, tag, jj, ii, val, rank, tied, k, threshold, w)
     sel = rank < k
     return _build(tag, jj[sel], ii[sel], val[sel], j_count, w)
 
 
-def _maxima_above(det: np.ndarray, kernel: int, threshold: float) -> np.ndarray:
-    """Sorted flat indices into det (J, H, W) of the NMS maxima with value > threshold.
+def _maxima_above(det: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted flat indices into det (J, H, W) of the NMS maxima with value > threshold, and the NMS mask
+    (J, H, W) where it was computed.
 
     Few pixels above the threshold (the usual case): compare just those with their neighbours; many: NMS the
     whole maps.
     """
-    above = np.flatnonzero(det > threshold)
-    r = kernel // 2
-    if len(above) * 4 * kernel * kernel > det.size:  # measured crossover: about 3% of the pixels
-        return above[nms_keep(det, kernel).ravel()[above]]
+    above = det > threshold
+    count = np.count_nonzero(above)
+    if count * 5 * kernel * kernel > det.size:  # measured crossover: about 2% of the pixels
+        keep = nms_keep(det, kernel)
+        return np.flatnonzero(above & keep), keep
+    at = np.flatnonzero(above)
+    if count == 0:
+        return at, None
     j_count, h, w = det.shape
-    padded = np.full((j_count, h + 2 * r, w + 2 * r), -np.inf, det.dtype)
-    padded[:, r:r + h, r:r + w] = det
-    j, rest = np.divmod(above, h * w)
+    r = kernel // 2
+    j, rest = np.divmod(at, h * w)
     y, x = np.divmod(rest, w)
-    at = (j * (h + 2 * r) + y + r) * (w + 2 * r) + x + r
-    flat = padded.ravel()
-    value = flat[at]
-    keep = np.ones(len(above), bool)
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dy or dx:
-                keep &= value >= flat[at + dy * (w + 2 * r) + dx]
-    return above[keep]
+    flat = det.ravel()
+    # a neighbour clamped into the image is still a pixel of the window: the same test as -inf outside
+    rows = np.stack([_clamped(y, dy, h) for dy in range(-r, r + 1)]) * w + j * (h * w)
+    cols = np.stack([_clamped(x, dx, w) for dx in range(-r, r + 1)])
+    window = flat.take(rows[:, None, :] + cols[None, :, :]).reshape(kernel * kernel, count)
+    keep = (flat.take(at) >= window).all(axis=0)
+    return at[keep], None
+
+
+def _clamped(v: np.ndarray, step: int, size: int) -> np.ndarray:
+    """v + step clamped to [0, size - 1] (np.clip costs several times more per call)."""
+    if step < 0:
+        return np.maximum(v + step, 0)
+    return np.minimum(v + step, size - 1) if step else v
 
 
 def _build(tag: np.ndarray, jj: np.ndarray, ii: np.ndarray, val: np.ndarray, j_count: int, w: int) -> Candidates:
@@ -122,7 +158,7 @@ def _build(tag: np.ndarray, jj: np.ndarray, ii: np.ndarray, val: np.ndarray, j_c
 
 def _candidates_from_topk(nms_det: np.ndarray, tag: np.ndarray, rows: np.ndarray, k: int, threshold: float,
                           w: int) -> Candidates:
-    val, ind = _torch_topk_rows(nms_det, rows, k)
+    val, ind = _torch_topk_rows(nms_det[rows], k)
     jj = np.repeat(rows, k)
     val, ind = val.ravel(), ind.ravel()
     sel = val > threshold
@@ -131,15 +167,18 @@ def _candidates_from_topk(nms_det: np.ndarray, tag: np.ndarray, rows: np.ndarray
 
 def _merge_tied(nms_det: np.ndarray, tag: np.ndarray, jj: np.ndarray, ii: np.ndarray, val: np.ndarray,
                 rank: np.ndarray, tied: np.ndarray, k: int, threshold: float, w: int) -> Candidates:
-    """Index-ordered candidates for most joints, torch.topk's order for the joints in `tied`."""
-    tv, ti = _torch_topk_rows(nms_det, tied, k)
+    """Index-ordered candidates for most joints, torch.topk's order for the joints in `tied` (whose NMS'd maps
+    are the rows of nms_det)."""
+    tv, ti = _torch_topk_rows(nms_det, k)
     sel = tv > threshold
-    keep = (rank < k) & ~np.isin(jj, tied)
+    is_tied = np.zeros(tag.shape[0], bool)
+    is_tied[tied] = True
+    keep = (rank < k) & ~is_tied[jj]
     all_j = np.concatenate([jj[keep], np.repeat(tied, k)[sel.ravel()]])
     all_i = np.concatenate([ii[keep], ti[sel]])
     all_v = np.concatenate([val[keep], tv[sel]])
     order = np.argsort(all_j, kind="stable")  # group by joint, keeping each joint's own order
-    return _build(tag, all_j[order], all_i[order], all_v[order], nms_det.shape[0], w)
+    return _build(tag, all_j[order], all_i[order], all_v[order], tag.shape[0], w)
 
 
 def nms_keep_torch(det: torch.Tensor, kernel: int) -> torch.Tensor:

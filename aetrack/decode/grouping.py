@@ -8,6 +8,8 @@ further than `tag_threshold` starts a new person, and so does every candidate le
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,51 +52,77 @@ MMPOSE = GroupingParams(distance="l2", nms_kernel=5, match_first_only=False)
 
 
 class _People:
-    """People under construction: joints (P, J, 3 + D) float32 (x, y, value, tags) and each one's tag list.
+    """People under construction, in plain Python (a frame has a few hundred candidates at most).
 
-    Tag means follow np.mean over the list in float32, bit for bit: sequential sums for D > 1, numpy's pairwise
-    sum (blocks of 8) for D == 1, then a float64 division; the reference's decisions hinge on these values.
-    `mean` holds them (float32); the list itself is only kept where the pairwise sum needs it.
+    Each person has its joints (joint -> candidate row) and its tag list's running sum and mean. Tag means follow
+    np.mean over the list in float32, bit for bit: sequential float32 sums for D > 1, numpy's pairwise sum
+    (blocks of 8) for D == 1, then a float64 division rounded to float32; the reference's decisions hinge on these
+    values. Sums and means live in float32 arrays ('f'): a sum or quotient of float32 values computed in double
+    and stored there is the correctly rounded float32 result.
     """
 
     def __init__(self, capacity: int, joints: int, dim: int) -> None:
         self.count = 0
-        self.joints = np.zeros((capacity, joints, 3 + dim), np.float32)
+        self.joints = joints
+        self.dim = dim
+        self.slots: dict[int, int] = {}   # person * joints + joint -> candidate row (a later write wins)
+        self.tag_count: list[int] = []
+        self.tag_sum = array("f", bytes(4 * capacity * dim))
+        self.mean = array("f", bytes(4 * capacity * dim))
         self.pairwise = dim == 1
-        self.tag_list = np.zeros((capacity, joints + 1, dim) if self.pairwise else (0, 0, dim), np.float32)
-        self.tag_count = np.zeros(capacity, np.int64)
-        self.tag_sum = np.zeros((capacity, dim), np.float32)
-        self.mean = np.zeros((capacity, dim), np.float32)
+        self.tag_list: list[list[float]] = []  # kept only where numpy's pairwise sum needs the whole list
 
-    def start(self, j: int, rows: np.ndarray, tags: np.ndarray) -> np.ndarray:
-        """New people, one per row of rows (R, 3 + D), in order; returns their indices."""
-        idx = np.arange(self.count, self.count + len(rows))
-        self.count += len(rows)
-        self.reset(idx, j, rows, tags)
-        return idx
+    def means(self, count: int) -> np.ndarray:
+        """(count, D) float32 view of the tag means of the first `count` people."""
+        return np.frombuffer(self.mean, np.float32, count * self.dim).reshape(count, self.dim)
 
-    def reset(self, idx: np.ndarray, j: int, rows: np.ndarray, tags: np.ndarray) -> None:
-        """Set joint j of people idx and restart their tag lists with this joint's tag."""
-        self.joints[idx, j] = rows
+    def start(self, j: int, row: int, tag: Sequence[float]) -> int:
+        """A new person with joint j at candidate row `row` and this tag; returns its index."""
+        self.count += 1
+        self.tag_count.append(0)
+        self.tag_list.append([])
+        self.reset(self.count - 1, j, row, tag)
+        return self.count - 1
+
+    def reset(self, person: int, j: int, row: int, tag: Sequence[float]) -> None:
+        """Set joint j of a person and restart its tag list with this joint's tag."""
+        self.slots[person * self.joints + j] = row
+        self.tag_count[person] = 1
+        base = person * self.dim
+        for k, t in enumerate(tag):
+            self.tag_sum[base + k] = t
+            self.mean[base + k] = t
         if self.pairwise:
-            self.tag_list[idx, 0] = tags
-        self.tag_count[idx] = 1
-        self.tag_sum[idx] = tags
-        self.mean[idx] = tags
+            self.tag_list[person] = [tag[0]]
 
-    def add(self, idx: np.ndarray, j: int, rows: np.ndarray, tags: np.ndarray) -> None:
-        """Set joint j of distinct people idx and append the tags to their lists."""
-        self.joints[idx, j] = rows
-        n = self.tag_count[idx] + 1
-        self.tag_count[idx] = n
-        total = self.tag_sum[idx] + tags
-        if self.pairwise:
-            self.tag_list[idx, n - 1] = tags
-            full = np.flatnonzero(n % 8 == 0)
-            for i in full.tolist():  # numpy's pairwise sum regroups its blocks of 8: sum as numpy does
-                total[i] = np.add.reduce(self.tag_list[idx[i], :n[i]], axis=0)
-        self.tag_sum[idx] = total
-        self.mean[idx] = total / n[:, None]  # float64 division, stored as float32: what np.mean returns
+    def add(self, person: int, j: int, row: int, tag: Sequence[float]) -> None:
+        """Set joint j of a person and append the tag to its list."""
+        self.slots[person * self.joints + j] = row
+        n = self.tag_count[person] + 1
+        self.tag_count[person] = n
+        total, mean = self.tag_sum, self.mean
+        if not self.pairwise:
+            base = person * self.dim
+            for k, t in enumerate(tag, base):
+                total[k] += t
+                mean[k] = total[k] / n  # float64 division, rounded to float32: what np.mean returns
+            return
+        values = self.tag_list[person]
+        values.append(tag[0])
+        if n % 8 == 0:  # numpy's pairwise sum regroups its blocks of 8: sum as numpy does
+            total[person] = np.add.reduce(np.array(values, np.float32)[:, None], axis=0)[0]
+        else:
+            total[person] += tag[0]
+        mean[person] = total[person] / n
+
+    def array(self, rows: np.ndarray) -> np.ndarray:
+        """(P, J, 3 + D) float32 people from the candidates' rows (C, 3 + D); zeros for joints not found."""
+        out = np.zeros((self.count, self.joints, rows.shape[1]), np.float32)
+        if self.slots:
+            n = len(self.slots)
+            where = np.fromiter(self.slots.keys(), np.int64, n)
+            out.reshape(-1, rows.shape[1])[where] = rows[np.fromiter(self.slots.values(), np.int64, n)]
+        return out
 
 
 def sum_last(x: np.ndarray) -> np.ndarray:
@@ -122,38 +150,56 @@ def tag_distance(tags: np.ndarray, means: np.ndarray, kind: str) -> np.ndarray:
 def group(cand: Candidates, params: GroupingParams, joints: int) -> np.ndarray:
     """People (P, joints, 3 + D) float32 (x, y, value, tags; zeros for joints not found), in creation order."""
     dim = cand.tags.shape[1]
-    rows_all = np.concatenate([cand.xy, cand.val[:, None], cand.tags], axis=1)
+    tags = cand.tags.tolist()
+    val = cand.val.tolist()
     tags64 = cand.tags.astype(np.float64)
     val64 = cand.val.astype(np.float64)
-    keys_all = cand.tags[:, 0].tolist() if params.keys == "first_tag" else None
     # values fall within a joint, so the candidates above the threshold are a prefix of each joint's rows
     above = np.concatenate(([0], np.cumsum(cand.val > params.detection_threshold))).tolist()
     starts = cand.starts.tolist()
     people = _People(max(above[-1], 1), joints, dim)
-    keys: dict[float, int] = {}
+    keys: dict[float, int] | None = {} if params.keys == "first_tag" else None
     for j in params.order:
         lo = starts[j]
         hi = lo + above[starts[j + 1]] - above[lo]
         if hi == lo:
             continue
-        rows, tags = rows_all[lo:hi], cand.tags[lo:hi]
-        new_keys = keys_all[lo:hi] if keys_all is not None else None
         if people.count == 0:
-            _start_people(people, keys, j, rows, tags, new_keys)
-            continue
-        p = min(people.count, params.max_people) if params.match_first_only else people.count
-        if params.ignore_too_much and p == params.max_people:
-            continue
-        col, matched = _match(val64[lo:hi], tags64[lo:hi], people.mean[:p], params)
-        _apply(people, keys, j, rows, tags, col, matched, new_keys)
-    return people.joints[:people.count].copy()
+            col, matched = [0] * (hi - lo), [False] * (hi - lo)
+        else:
+            p = min(people.count, params.max_people) if params.match_first_only else people.count
+            if params.ignore_too_much and p == params.max_people:
+                continue
+            if (hi - lo) * p <= _SMALL and params.solver == "munkres":
+                col, matched = _match_small(val[lo:hi], tags[lo:hi], people.means(p).tolist(), params)
+            else:
+                col, matched = _match(val64[lo:hi], tags64[lo:hi], people.means(p), params)
+        for r in range(hi - lo):
+            if matched[r]:
+                people.add(col[r], j, lo + r, tags[lo + r])
+            else:
+                _new_person(people, keys, j, lo + r, tags[lo + r])
+    return people.array(np.concatenate([cand.xy, cand.val[:, None], cand.tags], axis=1))
 
 
-def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
-    """Column (person) of each candidate and whether that match stands (closer than tag_threshold)."""
+def _new_person(people: _People, keys: dict[float, int] | None, j: int, row: int, tag: Sequence[float]) -> None:
+    """A candidate no one took starts a person. Keyed by first tag value (the reference's dict.setdefault): an
+    existing key gets joint j overwritten and its tag list restarted instead."""
+    if keys is None:
+        people.start(j, row, tag)
+    elif tag[0] in keys:
+        people.reset(keys[tag[0]], j, row, tag)
+    else:
+        keys[tag[0]] = people.start(j, row, tag)
+
+
+def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray,
+           params: GroupingParams) -> tuple[list[int], list[bool]]:
+    """Column (person) of each candidate and whether that match stands (closer than tag_threshold).
+
+    val (n,) and tags (n, D) float64, means (P, D) float32.
+    """
     n, p = len(val), len(means)
-    if n * p <= _SMALL and params.solver == "munkres":
-        return _match_small(val, tags, means, params)
     dist = tag_distance(tags, means, params.distance)
     # the reference's solver needs columns >= rows: dummy columns at a huge cost take the leftover candidates
     pad = params.solver == "munkres" and n > p
@@ -166,86 +212,32 @@ def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray, params: Groupin
     else:
         cost[:] = dist
     col = munkres_assignment(full) if params.solver == "munkres" else scipy_assignment(full)
-    real = (col >= 0) & (col < p)
-    matched = real & (dist.ravel()[np.arange(0, n * p, p) + np.minimum(col, p - 1)] < params.tag_threshold)
-    return col, matched
+    at = dist[np.arange(n), np.minimum(col, p - 1)].tolist()  # col -1 (no person) reads any column
+    cols = col.tolist()
+    return cols, [0 <= c < p and d < params.tag_threshold for c, d in zip(cols, at)]
 
 
-def _match_small(val: np.ndarray, tags: np.ndarray, means: np.ndarray,
-                 params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
+def _match_small(val: list[float], tags: list[list[float]], means: list[list[float]],
+                 params: GroupingParams) -> tuple[list[int], list[bool]]:
     """_match in plain Python floats for a few candidates and people: the same float64 arithmetic, in the
     same order, without numpy's per-call cost (one or two people are common)."""
     n, p = len(val), len(means)
-    d = tags.shape[1]
+    d = len(tags[0])
     scale = d if params.distance == "rms" else 1
-    t, m, v = tags.tolist(), means.tolist(), val.tolist()
     dist = []
-    for tr in t:
+    for tr in tags:
         row = []
-        for mc in m:
+        for mc in means:
             sq = (tr[0] - mc[0]) * (tr[0] - mc[0])
             for k in range(1, d):
                 sq += (tr[k] - mc[k]) * (tr[k] - mc[k])
             row.append(math.sqrt(sq / scale) if scale > 1 else math.sqrt(sq))
         dist.append(row)
     if params.use_detection_value:
-        cost = [[round(x) * 100.0 - v[r] for x in row] for r, row in enumerate(dist)]
+        cost = [[round(x) * 100.0 - val[r] for x in row] for r, row in enumerate(dist)]
     else:
         cost = [list(row) for row in dist]
     if n > p:
         cost = [row + [_PAD_COST] * (n - p) for row in cost]
     col = munkres_lists(cost)
-    matched = [c < p and dist[r][c] < params.tag_threshold for r, c in enumerate(col)]
-    return np.array(col, np.int64), np.array(matched, bool)
-
-
-def _start_people(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
-                  new_keys: list[float] | None) -> None:
-    """Every candidate of the first joint starts a person (equal keys: the later one overwrites)."""
-    if new_keys is not None and len(set(new_keys)) < len(new_keys):
-        for r, key in enumerate(new_keys):
-            _new_or_overwrite(people, keys, key, j, rows[r:r + 1], tags[r:r + 1])
-        return
-    idx = people.start(j, rows, tags)
-    if new_keys is not None:
-        keys.update(zip(new_keys, idx.tolist()))
-
-
-def _apply(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
-           col: np.ndarray, matched: np.ndarray, row_keys: list[float] | None) -> None:
-    """Add matched candidates to their people and start people for the others, in row order."""
-    n_match = int(np.count_nonzero(matched))
-    new_keys = None
-    if n_match < len(rows) and row_keys is not None:
-        new_keys = [k for k, m in zip(row_keys, matched.tolist()) if not m]
-        if len(set(new_keys)) < len(new_keys) or any(k in keys for k in new_keys):
-            _apply_in_order(people, keys, j, rows, tags, col, matched)  # key collisions: replay row by row
-            return
-    if n_match == len(rows):
-        people.add(col, j, rows, tags)
-        return
-    if n_match:
-        people.add(col[matched], j, rows[matched], tags[matched])
-    new = ~matched
-    idx = people.start(j, rows[new], tags[new])
-    if new_keys is not None:
-        keys.update(zip(new_keys, idx.tolist()))
-
-
-def _apply_in_order(people: _People, keys: dict[float, int], j: int, rows: np.ndarray, tags: np.ndarray,
-                    col: np.ndarray, matched: np.ndarray) -> None:
-    """The reference's row loop, for when a new candidate's key equals an existing person's."""
-    for r in range(len(rows)):
-        if matched[r]:
-            people.add(col[r:r + 1], j, rows[r:r + 1], tags[r:r + 1])
-        else:
-            _new_or_overwrite(people, keys, float(tags[r, 0]), j, rows[r:r + 1], tags[r:r + 1])
-
-
-def _new_or_overwrite(people: _People, keys: dict[float, int], key: float, j: int, row: np.ndarray,
-                      tag: np.ndarray) -> None:
-    """dict.setdefault semantics: an existing key gets joint j overwritten and its tag list restarted."""
-    if key in keys:
-        people.reset(np.array([keys[key]]), j, row, tag)
-    else:
-        keys[key] = int(people.start(j, row, tag)[0])
+    return col, [c < p and dist[r][c] < params.tag_threshold for r, c in enumerate(col)]

@@ -15,8 +15,7 @@ import numpy as np
 
 from aetrack.decode.candidates import find_candidates
 from aetrack.decode.grouping import MMPOSE, REFERENCE, GroupingParams, group
-from aetrack.decode.refine import adjust as adjust_people
-from aetrack.decode.refine import fill_missing
+from aetrack.decode.refine import adjust_candidates, fill_missing
 
 
 def _check_maps(det: np.ndarray, tag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,10 +28,12 @@ def _check_maps(det: np.ndarray, tag: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return det, tag
 
 
-def _parse(det: np.ndarray, tag: np.ndarray, params: GroupingParams) -> np.ndarray:
+def _parse(det: np.ndarray, tag: np.ndarray, params: GroupingParams, adjust: bool) -> np.ndarray:
     det, tag = _check_maps(det, tag)
     cand = find_candidates(det, tag, params.max_people, params.detection_threshold, params.nms_kernel,
                            torch_ties=True)
+    if adjust:  # +0.5 and the quarter step toward the higher neighbour, on the candidates before grouping
+        cand = adjust_candidates(cand, det)
     return group(cand, params, det.shape[0])
 
 
@@ -43,7 +44,7 @@ def _scores(people: np.ndarray) -> np.ndarray:
 def parse_reference(det: np.ndarray, tag: np.ndarray, refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The reference's HeatmapParser.parse (+ test.py's refine when `refine`) on det (J, H, W), tag (J, H, W, D)."""
     det, tag = _check_maps(det, tag)
-    people = adjust_people(_parse(det, tag, REFERENCE), det)
+    people = _parse(det, tag, REFERENCE, adjust=True)
     scores = _scores(people)
     if refine:
         fill_missing(people, det, tag, score_one=True, reference_clamps=True)
@@ -54,9 +55,7 @@ def parse_mmpose(det: np.ndarray, tag: np.ndarray, adjust: bool = True,
                  refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """mmpose 0.29's HeatmapParser.parse with its bottom-up test settings (NMS 5x5, no ignore_too_much)."""
     det, tag = _check_maps(det, tag)
-    people = _parse(det, tag, MMPOSE)
-    if adjust:
-        adjust_people(people, det)
+    people = _parse(det, tag, MMPOSE, adjust)
     scores = _scores(people)
     if refine:
         fill_missing(people, det, tag, score_one=False, reference_clamps=False)
