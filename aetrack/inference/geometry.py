@@ -44,22 +44,21 @@ class Letterbox:
         return (self.image_to_input(xy) + 0.5) / stride
 
     def input_to_image(self, xy: np.ndarray) -> np.ndarray:
-        sx = self.image_w / self.resized_w
-        sy = self.image_h / self.resized_h
-        xy = np.asarray(xy, np.float64)
-        out = np.empty_like(xy)
-        out[..., 0] = (xy[..., 0] + 0.5) * sx - 0.5
-        out[..., 1] = (xy[..., 1] + 0.5) * sy - 0.5
-        return out
+        """Network input pixel coordinates (..., 2) -> original image pixel coordinates (..., 2)."""
+        return _scale_centres(xy, self.image_w / self.resized_w, self.image_h / self.resized_h)
 
     def image_to_input(self, xy: np.ndarray) -> np.ndarray:
-        sx = self.resized_w / self.image_w
-        sy = self.resized_h / self.image_h
-        xy = np.asarray(xy, np.float64)
-        out = np.empty_like(xy)
-        out[..., 0] = (xy[..., 0] + 0.5) * sx - 0.5
-        out[..., 1] = (xy[..., 1] + 0.5) * sy - 0.5
-        return out
+        """Original image pixel coordinates (..., 2) -> network input pixel coordinates (..., 2)."""
+        return _scale_centres(xy, self.resized_w / self.image_w, self.resized_h / self.image_h)
+
+
+def _scale_centres(xy: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Pixel-centre coordinates scaled per axis: the pixel edges (x + 0.5) scale, not the centres."""
+    xy = np.asarray(xy, np.float64)
+    out = np.empty_like(xy)
+    out[..., 0] = (xy[..., 0] + 0.5) * sx - 0.5
+    out[..., 1] = (xy[..., 1] + 0.5) * sy - 0.5
+    return out
 
 
 def letterbox(image_h: int, image_w: int, input_size: int, scale: float = 1.0) -> Letterbox:
