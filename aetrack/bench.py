@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aetrack.config import Config
 from aetrack.inference.geometry import letterbox
 from aetrack.inference.predictor import Predictor, to_input
 

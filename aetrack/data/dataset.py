@@ -100,10 +100,6 @@ def collate_clips(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     return {k: torch.cat([it[k] for it in items]) for k in items[0]}
 
 
-def empty_keypoints(frames: int, people: int = 0) -> np.ndarray:
-    return np.zeros((frames, people, NUM_JOINTS, 3), np.float32)
-
-
 def make_source(train: TrainConfig, seed: int = 0) -> ClipSource:
     """The clip source a training config names."""
     data = train.data

@@ -7,24 +7,19 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from aetrack.errors import AetrackError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
 def list_images(inputs: list[str]) -> list[Path]:
-    """Image files named directly or found (sorted) in the given folders."""
+    """Image files named directly or found (in natural order, as the frame reader lists them) in folders."""
+    from aetrack.io.sources_folder import image_files
+
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise AetrackError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            files.extend(found)
+            files.extend(image_files(path))
         elif path.is_file():
             files.append(path)
         else:
@@ -48,7 +43,10 @@ def coco_image_ids(coco_path: str | Path) -> tuple[dict[str, int], list[dict]]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """The image at `path` (H, W, 3) uint8 BGR, read as image folders are; unreadable is a user error."""
+    from aetrack.io.sources_folder import read_image as read_or_none
+
+    image = read_or_none(path)
     if image is None:
         raise AetrackError(f"{path}: not a readable image")
     return image

@@ -14,7 +14,7 @@ from aetrack.io.sources import DEFAULT_FPS, Frame, FrameSource, Position, frame_
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class ImageFolder(FrameSource):

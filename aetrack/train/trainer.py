@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 
 from aetrack.config import Config, config_to_dict
@@ -243,7 +242,3 @@ class Trainer:
                 log.close()
         return self.save() if self.dist.main else self.out / "last.pt"
 
-
-def set_seed(seed: int) -> None:
-    np.random.seed(seed)
-    torch.manual_seed(seed)
