@@ -9,18 +9,13 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import torch
 
 from aetrack.config import Config, InferenceConfig, ModelConfig
 from aetrack.data.synth import write_dataset
-from aetrack.data.targets import render_heatmaps
-from aetrack.inference.geometry import letterbox
-from aetrack.inference.maps import Maps
-from aetrack.inference.predictor import FrameMaps, Predictor
 from aetrack.model import build_model, save_checkpoint
 from aetrack.pipeline import PoseTracker, track_source
+from helpers_oracle import OraclePredictor
 
 
 @pytest.fixture(scope="module")
@@ -32,37 +27,6 @@ def dataset(tmp_path_factory):
     return out, video, coco
 
 
-class OraclePredictor(Predictor):
-    """Maps rendered from ground truth: heatmaps at each joint, one tag value per person, an identity tag."""
-
-    def __init__(self, coco: dict, config: Config) -> None:
-        super().__init__(torch.nn.Identity(), config, "cpu")
-        by_frame: dict[int, list[dict]] = {}
-        frame_of = {im["id"]: int(im["file_name"].rpartition("#")[2]) for im in coco["images"]}
-        for a in coco["annotations"]:
-            by_frame.setdefault(frame_of[a["image_id"]], []).append(a)
-        self.by_frame, self.next_frame = by_frame, 0
-
-    def maps(self, images: torch.Tensor) -> FrameMaps:
-        n, h, w, _ = images.shape
-        box = letterbox(h, w, self.config.model.input_size)
-        mh, mw = box.map_size()
-        heat = np.zeros((n, 17, mh, mw), np.float32)
-        tags = np.zeros((n, 17, mh, mw, 1), np.float32)
-        temporal = np.zeros((n, 17, mh, mw, 1), np.float32)
-        for i in range(n):
-            for a in self.by_frame.get(self.next_frame + i, []):
-                kp = np.array(a["keypoints"], np.float32).reshape(1, 17, 3)
-                kp[..., :2] = box.image_to_heatmap(kp[..., :2])
-                person = render_heatmaps(kp, (mh, mw), sigma=1.0)
-                mine = person > 0.5
-                heat[i] = np.maximum(heat[i], person)
-                tags[i][mine] = a["track_id"] * 3.0
-                temporal[i][mine] = a["track_id"] * 3.0
-        self.next_frame += n
-        return FrameMaps(Maps(torch.from_numpy(heat), torch.from_numpy(tags), torch.from_numpy(temporal)), box)
-
-
 def _config() -> Config:
     model = ModelConfig(stacks=1, stem=(8, 8), width=8, increase=4, temporal_dim=1, input_size=640)
     return Config(model=model, inference=InferenceConfig(refine=False))
@@ -70,7 +34,7 @@ def _config() -> Config:
 
 def test_oracle_maps_give_ground_truth_tracks(dataset, tmp_path):
     out, video, coco = dataset
-    tracker = PoseTracker(OraclePredictor(coco, _config()))
+    tracker = PoseTracker(OraclePredictor(video, coco, _config()))
     summary = track_source(str(video), tmp_path, tracker, batch=4, progress=False)
     assert summary.frames == 30 and summary.complete
     lines = [json.loads(x) for x in (tmp_path / f"{video.stem}.jsonl").read_text().splitlines()]

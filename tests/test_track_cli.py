@@ -22,13 +22,11 @@ import torch
 
 from aetrack.config import Config, InferenceConfig, ModelConfig
 from aetrack.errors import AetrackError
-from aetrack.data.targets import render_heatmaps
-from aetrack.inference.geometry import letterbox
-from aetrack.inference.maps import Maps
-from aetrack.inference.predictor import FrameMaps, Predictor
+from aetrack.inference.predictor import Predictor
 from aetrack.io.video import open_source
 from aetrack.model import build_model, save_checkpoint
 from aetrack.pipeline import PoseTracker, track_source
+from helpers_oracle import OraclePredictor
 
 TINY = Config(model=ModelConfig(stacks=1, stem=(8, 8), width=8, increase=4, input_size=64),
               inference=InferenceConfig(refine=False, max_people=5))
@@ -227,35 +225,6 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path: Path, weights: Path,
     assert jsonl_frames(jsonl) == list(range(frames)) == posetrack_frames(posetrack)
 
 
-class FrameOracle(Predictor):
-    """Maps a perfect network would give: ground-truth people of each frame, known by the frame's pixels."""
-
-    def __init__(self, video: Path, coco: dict, config: Config) -> None:
-        super().__init__(torch.nn.Identity(), config, "cpu")
-        with open_source(video) as source:
-            self.frame_of = {f.image.tobytes(): f.index for f in source}
-        frame_of_image = {im["id"]: int(im["file_name"].rpartition("#")[2]) for im in coco["images"]}
-        self.people: dict[int, list[dict]] = {}
-        for a in coco["annotations"]:
-            self.people.setdefault(frame_of_image[a["image_id"]], []).append(a)
-
-    def maps(self, images: torch.Tensor) -> FrameMaps:
-        n, h, w, _ = images.shape
-        box = letterbox(h, w, self.config.model.input_size)
-        mh, mw = box.map_size()
-        heat = np.zeros((n, 17, mh, mw), np.float32)
-        tags = np.zeros((n, 17, mh, mw, 1), np.float32)
-        for i in range(n):
-            for a in self.people.get(self.frame_of[images[i].numpy().tobytes()], []):
-                kp = np.array(a["keypoints"], np.float32).reshape(1, 17, 3)
-                kp[..., :2] = box.image_to_heatmap(kp[..., :2])
-                person = render_heatmaps(kp, (mh, mw), sigma=1.0)
-                heat[i] = np.maximum(heat[i], person)
-                tags[i][person > 0.5] = a["track_id"] * 3.0
-        tags_t = torch.from_numpy(tags)
-        return FrameMaps(Maps(torch.from_numpy(heat), tags_t, tags_t[..., :0]), box)
-
-
 def test_resume_keeps_track_ids(tmp_path: Path) -> None:
     from aetrack.data.synth import write_dataset
 
@@ -265,7 +234,7 @@ def test_resume_keeps_track_ids(tmp_path: Path) -> None:
     config = Config(model=ModelConfig(stacks=1, stem=(8, 8), width=8, increase=4, input_size=256),
                     inference=InferenceConfig(refine=False))
 
-    oracle = FrameOracle(video, coco, config)
+    oracle = OraclePredictor(video, coco, config)
 
     def run(out: Path, **kw) -> list[dict]:
         track_source(str(video), out, PoseTracker(oracle), batch=4, progress=False, **kw)
