@@ -31,47 +31,117 @@ def _config_dir() -> Path:
 CONFIG_DIR = _config_dir()
 
 
+ARCHS = ("hourglass", "mmpose-hourglass-ae", "higherhrnet", "topdown-hourglass")
+
+# Which of ModelConfig's tuple fields each architecture reads; the others must stay empty.
+_ARCH_FIELDS = {"hourglass": (), "mmpose-hourglass-ae": ("stage_channels",),
+                "higherhrnet": ("stage_blocks", "stage_modules"),
+                "topdown-hourglass": ("stage_channels", "stage_blocks")}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """The stacked-hourglass network of the paper (section 3.1) and the meaning of its output channels.
+    """The network (`arch`) and the meaning of its output channels.
 
-    Output channels, in order: `joints` heatmaps, `joints * tag_dim` tags (tag dimension d of joint j at
-    channel joints + d * joints + j), `joints * temporal_dim` temporal tags, then `extra_channels` unused ones
-    (the authors' COCO model has 34 of those).
+    `arch`: 'hourglass' is the paper's stacked hourglass as the authors built it (section 3.1); the others are
+    mmpose 0.29's networks, built so its released COCO checkpoints load by name: 'mmpose-hourglass-ae' (the
+    bottom-up hourglass with batch norm), 'higherhrnet' (HRNet with a stride-2 heatmap branch) and
+    'topdown-hourglass' (single-person heatmaps of a person's crop, for the refinement step; no tags).
+
+    Output channels of a tagged map, in order: `joints` heatmaps, `joints * tag_dim` tags (tag dimension d of
+    joint j at channel joints + d * joints + j), `joints * temporal_dim` temporal tags, then `extra_channels`
+    unused ones (the authors' COCO model has 34 of those). `output_strides` and `output_tags` say which maps a
+    network gives; `input_norm` how its input images are scaled.
     """
 
-    stacks: int = 4
-    stem: tuple[int, ...] = (64, 128)  # channels of the stride-4 stem's first two convolutions
-    width: int = 256                   # feature channels between hourglasses ("inp_dim" of the reference)
-    increase: int = 128                # channels added at the outermost hourglass level
-    inner_increase: int | None = None  # channels added at deeper levels; None: same as `increase`
+    arch: str = "hourglass"
+    stacks: int = 4                    # hourglasses (not higherhrnet)
+    stem: tuple[int, ...] = (64, 128)  # channels of the stride-4 stem's first two convolutions (topdown-hourglass:
+                                       # its 7x7 convolution and residual block; not higherhrnet)
+    width: int = 256                   # feature channels: between hourglasses ("inp_dim" of the reference);
+                                       # topdown-hourglass: of the convolution before each stack's heatmaps;
+                                       # higherhrnet: of the stride-4 branch (branch i has width * 2**i)
+    increase: int = 128                # hourglass: channels added at the outermost hourglass level
+    inner_increase: int | None = None  # hourglass: channels added at deeper levels; None: same as `increase`
     depth: int = 4                     # downsamplings inside each hourglass
-    batch_norm: bool = False
+    batch_norm: bool = False           # hourglass only; mmpose's networks always have batch norm
     joints: int = NUM_JOINTS
     tag_dim: int = 1
     temporal_dim: int = 0
     extra_channels: int = 0
     input_size: int = 512              # square network input for single-scale inference, multiple of 64
+    stage_channels: tuple[int, ...] = ()  # mmpose hourglasses: channels of each of the depth + 1 levels, outermost
+                                          # first (mmpose-hourglass-ae: the first is `width`; topdown: stem[1])
+    stage_blocks: tuple[int, ...] = ()    # topdown-hourglass: residual blocks of each level (depth + 1 entries);
+                                          # higherhrnet: blocks per branch in stages 1, 2, 3, 4
+    stage_modules: tuple[int, ...] = ()   # higherhrnet: multi-resolution modules in stages 2, 3, 4
+    stage1_channels: int = 64          # higherhrnet: bottleneck channels of stage 1 (it outputs 4x as many)
+    head_blocks: int = 4               # higherhrnet: basic blocks after the stride-2 deconvolution
 
     @property
     def out_channels(self) -> int:
+        """Channels of the first (stride-4) output map."""
+        if self.arch == "topdown-hourglass":
+            return self.joints
         return self.joints * (1 + self.tag_dim + self.temporal_dim) + self.extra_channels
 
     @property
     def stride(self) -> int:
+        """Input pixels per pixel of the first output map (the one with tags, for bottom-up networks)."""
         return 4
 
+    @property
+    def output_strides(self) -> tuple[int, ...]:
+        """Stride of each output resolution: HigherHRNet adds stride-2 heatmaps to the stride-4 maps."""
+        return (4, 2) if self.arch == "higherhrnet" else (4,)
+
+    @property
+    def output_tags(self) -> tuple[bool, ...]:
+        """For each output resolution, whether its map holds tags after the heatmaps (only heatmaps otherwise)."""
+        if self.arch == "higherhrnet":
+            return (True, False)
+        return (self.arch != "topdown-hourglass",)
+
+    @property
+    def input_norm(self) -> str:
+        """'unit': RGB in [0, 1] (ours, the authors'); 'imagenet': ([0, 1] RGB - ImageNet mean) / std (mmpose's)."""
+        return "unit" if self.arch == "hourglass" else "imagenet"
+
     def __post_init__(self) -> None:
-        for name in ("stacks", "width", "depth", "joints", "tag_dim", "input_size"):
+        if self.arch not in ARCHS:
+            raise AetrackError(f"model.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        for name in ("stacks", "width", "depth", "joints", "tag_dim", "input_size", "stage1_channels"):
             if getattr(self, name) < 1:
                 raise AetrackError(f"model.{name} must be at least 1, got {getattr(self, name)}")
         if len(self.stem) != 2 or min(self.stem) < 1:
             raise AetrackError(f"model.stem must be two positive channel counts, got {list(self.stem)}")
-        for name in ("increase", "temporal_dim", "extra_channels"):
+        for name in ("increase", "temporal_dim", "extra_channels", "head_blocks"):
             if getattr(self, name) < 0:
                 raise AetrackError(f"model.{name} must not be negative, got {getattr(self, name)}")
         if self.input_size % 64:
             raise AetrackError(f"model.input_size must be a multiple of 64, got {self.input_size}")
+        self._check_stages()
+
+    def _check_stages(self) -> None:
+        used = _ARCH_FIELDS[self.arch]
+        lengths = {"stage_channels": self.depth + 1, "stage_blocks": self.depth + 1, "stage_modules": 3}
+        if self.arch == "higherhrnet":
+            lengths["stage_blocks"] = 4
+        for name in ("stage_channels", "stage_blocks", "stage_modules"):
+            value = getattr(self, name)
+            if name not in used:
+                if value:
+                    raise AetrackError(f"model.{name} is not used by model.arch {self.arch}; leave it out")
+                continue
+            if len(value) != lengths[name] or min(value) < 1:
+                raise AetrackError(f"model.{name} must be {lengths[name]} positive numbers for model.arch "
+                                   f"{self.arch} (depth {self.depth}), got {list(value)}")
+        if self.arch == "mmpose-hourglass-ae" and self.stage_channels[0] != self.width:
+            raise AetrackError(f"model.stage_channels[0] ({self.stage_channels[0]}) must equal model.width "
+                               f"({self.width}) for model.arch {self.arch}")
+        if self.arch == "topdown-hourglass" and self.stage_channels[0] != self.stem[1]:
+            raise AetrackError(f"model.stage_channels[0] ({self.stage_channels[0]}) must equal model.stem[1] "
+                               f"({self.stem[1]}) for model.arch {self.arch}")
 
 
 @dataclass(frozen=True)
