@@ -1,4 +1,4 @@
-"""`aetrack import-weights SRC DST`: convert a reference (or other supported) checkpoint into aetrack's format."""
+"""`aetrack import-weights SRC DST`: convert a reference or mmpose checkpoint into aetrack's format."""
 from __future__ import annotations
 
 import argparse
@@ -6,22 +6,25 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "import-weights", help="convert a checkpoint of the authors' reference code into aetrack's format",
-        description="Read a checkpoint in a supported foreign format (the authors' pose-ae-train .pth.tar), "
-                    "infer its architecture from the tensor shapes, check that it loads, and write it in "
-                    "aetrack's own format with its config and metadata.",
+        "import-weights", help="convert a checkpoint of the authors' reference code or of mmpose into aetrack's format",
+        description="Read a checkpoint in a supported foreign format (the authors' pose-ae-train .pth.tar, or "
+                    "mmpose 0.29's HigherHRNet, Hourglass-AE or top-down hourglass .pth), infer its architecture "
+                    "from the tensor shapes, check that it loads, and write it in aetrack's own format with its "
+                    "config and metadata.",
     )
-    p.add_argument("src", help="checkpoint to convert (e.g. the reference's checkpoint.pth.tar)")
+    p.add_argument("src", help="checkpoint to convert (e.g. the reference's checkpoint.pth.tar or "
+                                "higher_hrnet32_coco_512x512-8ae85183_20200713.pth)")
     p.add_argument("dst", help="output file in aetrack's format (e.g. model.pt)")
     p.add_argument("--input-size", type=int, default=None,
-                   help="network input size to record in the config (multiple of 64; default 512)")
+                   help="network input size to record in the config (multiple of 64; default 512, "
+                        "256 for a top-down hourglass; e.g. 640 for HigherHRNet-W32 640)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from aetrack.model import load_checkpoint_model, save_checkpoint
+    from aetrack.model import count_parameters, load_checkpoint_model, save_checkpoint
 
     model, ckpt = load_checkpoint_model(args.src)
     config = ckpt.config
@@ -30,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
     meta = {**ckpt.meta, "imported_from": str(args.src), "imported_kind": ckpt.kind}
     save_checkpoint(args.dst, model, config, meta)
     m = config.model
-    print(f"wrote {args.dst}: {m.stacks} stacks, width {m.width}, increase {m.increase}/{m.inner_increase}, "
-          f"{m.out_channels} output channels ({ckpt.kind} format in)")
+    if m.arch == "hourglass":
+        sizes = f"{m.stacks} stacks, width {m.width}, increase {m.increase}/{m.inner_increase}"
+    elif m.arch == "higherhrnet":
+        sizes = f"width {m.width}"
+    else:
+        sizes = f"{m.stacks} stacks, levels {list(m.stage_channels)}"
+    print(f"wrote {args.dst}: {m.arch}, {sizes}, {count_parameters(model):,} parameters, {m.out_channels} output "
+          f"channels, input {m.input_size} ({ckpt.kind} format in)")
     return 0
