@@ -137,3 +137,39 @@ def test_validation_reports_coco_ap_on_a_held_out_set(tmp_path):
         config.train, data=DataConfig(kind="synth", val=str(tmp_path / "val" / "coco.json"))))
     stats = Trainer(config, device="cpu").validate()
     assert set(stats) >= {"AP", "AR"} and -1 <= stats["AP"] <= 1
+
+
+def test_dataset_adds_targets_at_further_strides(tmp_path):
+    config = _tiny_config(tmp_path)
+    item = TrainingDataset(StickFigures(), 64, config.train, augment=False, extra_strides=(2,))[0]
+    fine, coarse = item["heatmaps_s2"], item["heatmaps"]
+    assert fine.shape == (2, 17, 32, 32) and item["masks_s2"].shape == (2, 32, 32)
+    # the same joints: each stride-4 peak pixel (x, y) has its stride-2 peak at (2x or 2x + 1, 2y or 2y + 1)
+    for j in range(17):
+        y4, x4 = np.unravel_index(int(coarse[0, j].argmax()), coarse.shape[-2:])
+        y2, x2 = np.unravel_index(int(fine[0, j].argmax()), fine.shape[-2:])
+        assert abs(x2 // 2 - x4) <= 1 and abs(y2 // 2 - y4) <= 1
+
+
+def test_fine_tuning_a_downloaded_higherhrnet_reduces_the_loss(tmp_path, monkeypatch, shared):
+    """`aetrack train --weights higherhrnet.pth`: the network comes from the file (mmpose's layout), the
+    training settings from the config; heatmaps are supervised at strides 4 and 2, tags at stride 4."""
+    weights = shared / "fixtures" / "mmpose_ae_reference" / "higherhrnet_small.pth"
+    config = _tiny_config(tmp_path)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=128))
+    monkeypatch.setattr("aetrack.train.trainer.make_source", lambda train, seed=0: StickFigures(8, size=128))
+    trainer = Trainer(config, init_weights=str(weights), device="cpu")
+    assert trainer.config.model.arch == "higherhrnet" and trainer.config.model.temporal_dim == 0
+    from aetrack.model import load_model
+    start = load_model(weights).state_dict()
+    assert all(torch.equal(start[k], v) for k, v in trainer.model.state_dict().items())
+    loader, _ = trainer._loader()
+    batch = next(iter(loader))
+    assert batch["heatmaps_s2"].shape == (4, 17, 64, 64)
+    first = trainer.step(batch)
+    for _ in range(20):
+        last = trainer.step(batch)
+    assert last["loss"] < 0.5 * first["loss"] and last["detection"] < first["detection"]
+    path = trainer.save()
+    out = load_model(path)(torch.rand(1, 3, 128, 128))
+    assert [tuple(o.shape) for o in out] == [(1, 34, 32, 32), (1, 17, 64, 64)]

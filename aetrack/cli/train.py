@@ -15,7 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--out", help="output folder (overrides train.out)")
     p.add_argument("--iterations", type=int, help="stop after this many iterations (overrides train.iterations)")
-    p.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    p.add_argument("--init", "--weights", dest="init", metavar="CHECKPOINT",
+                   help="start from these weights (fine-tuning): aetrack's, the authors' or a downloaded mmpose "
+                        "checkpoint; a network other than the config's replaces it, at the config's input size")
     p.add_argument("--lr", type=float, help="constant learning rate (overrides train.lr and the drop)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--workers", type=int, help="data loading processes (overrides train.workers)")

@@ -44,12 +44,14 @@ class TrainingDataset(torch.utils.data.Dataset):
 
     Item: images (T, S, S, 3) uint8 BGR, heatmaps (T, 17, S/4, S/4) float32, masks (T, S/4, S/4) float32
     (1 = use the pixel), joints (T, M, 17, 2) int64 [flat index, visible] for the tag losses, joint_weights
-    (T, 17) float32 (0 for joints the source never labels).
+    (T, 17) float32 (0 for joints the source never labels). For each further stride s of `extra_strides`
+    (HigherHRNet's 2): heatmaps_s{s} (T, 17, S/s, S/s) and masks_s{s}, with the same sigma in map pixels.
     """
 
     def __init__(self, source: ClipSource, input_size: int, train: TrainConfig, augment: bool = True,
-                 seed: int = 0, stride: int = 4) -> None:
+                 seed: int = 0, stride: int = 4, extra_strides: tuple[int, ...] = ()) -> None:
         self.source, self.size, self.stride = source, input_size, stride
+        self.extra_strides = tuple(s for s in extra_strides if s != stride)
         self.max_people, self.augment_cfg = train.max_people, train.augment
         self.augment, self.seed = augment, seed
         # training crops keep inference scale (input_size) but cover only crop x crop input pixels
@@ -69,22 +71,28 @@ class TrainingDataset(torch.utils.data.Dataset):
              else identity_transform(hw, self.size))
         out_hw = (size // self.stride, size // self.stride)
         images, heatmaps, masks, joints = [], [], [], []
+        extra: dict[str, list[np.ndarray]] = {}
         for f in range(len(clip.images)):
             img = warp_image(clip.images[f], t, size)
             images.append(jitter_colour(img, t) if self.augment else img)
             kp = warp_keypoints(clip.keypoints[f], t, size)
-            kp_out = kp.copy()
-            kp_out[..., :2] = (kp[..., :2] + 0.5) / self.stride  # heatmap pixel-edge coordinates
+            ignore = clip.ignore[f] if clip.ignore is not None else None
+            kp_out = _to_map(kp, self.stride)
             heatmaps.append(render_heatmaps(kp_out, out_hw, self.sigma))
             joints.append(joint_indices(kp_out, out_hw, self.max_people))
-            masks.append(self._mask(clip.ignore[f] if clip.ignore is not None else None, t, size, out_hw))
+            masks.append(self._mask(ignore, t, size, out_hw))
+            for s in self.extra_strides:
+                hw_s = (size // s, size // s)
+                extra.setdefault(f"heatmaps_s{s}", []).append(render_heatmaps(_to_map(kp, s), hw_s, self.sigma))
+                extra.setdefault(f"masks_s{s}", []).append(self._mask(ignore, t, size, hw_s))
         labelled = np.ones(NUM_JOINTS, bool) if clip.labelled is None else np.asarray(clip.labelled, bool)
         if t.flip:
             labelled = labelled[FLIP]
         weights = np.repeat(labelled[None].astype(np.float32), len(images), 0)
         return {"images": torch.from_numpy(np.stack(images)), "heatmaps": torch.from_numpy(np.stack(heatmaps)),
                 "masks": torch.from_numpy(np.stack(masks)), "joints": torch.from_numpy(np.stack(joints)),
-                "joint_weights": torch.from_numpy(weights)}
+                "joint_weights": torch.from_numpy(weights),
+                **{k: torch.from_numpy(np.stack(v)) for k, v in extra.items()}}
 
     @staticmethod
     def _mask(ignore: np.ndarray | None, t, size: int, out_hw: tuple[int, int]) -> np.ndarray:
@@ -93,6 +101,13 @@ class TrainingDataset(torch.utils.data.Dataset):
         warped = warp_image(ignore.astype(np.uint8) * 255, t, size, cv2.INTER_NEAREST)
         small = cv2.resize(warped, out_hw[::-1], interpolation=cv2.INTER_AREA)
         return (small < 128).astype(np.float32)
+
+
+def _to_map(keypoints: np.ndarray, stride: int) -> np.ndarray:
+    """Input-pixel keypoints (..., 3) -> heatmap pixel-edge coordinates of a map with this stride."""
+    out = keypoints.copy()
+    out[..., :2] = (keypoints[..., :2] + 0.5) / stride
+    return out
 
 
 def collate_clips(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

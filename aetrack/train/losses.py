@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from aetrack.config import ModelConfig
+from aetrack.model.outputs import split_outputs
 
 
 def _gather_tags(tags: torch.Tensor, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,10 +88,13 @@ def _flat_tags(maps: torch.Tensor, joints: int) -> torch.Tensor:
 
 
 class AELoss(nn.Module):
-    """Total training loss on the stacked output (N, stacks, C, h, w), every stack supervised equally.
+    """Total training loss on a network's raw output, for any arch (see `split_outputs`): every output is
+    supervised (intermediate supervision on each hourglass stack; each resolution of HigherHRNet).
 
-    total = mean over images and stacks of detection + tag_weight * (push + pull)
-            (+ temporal_weight * (temporal push + pull) when the model has temporal tags).
+    detection = sum over output strides of the mean over that stride's outputs of the masked heatmap MSE (one
+    stride for the hourglasses: the mean over stacks; HigherHRNet: stride 4 + stride 2, as mmpose sums them);
+    total = detection + tag_weight * (push + pull) (+ temporal_weight * (temporal push + pull)), the tag terms
+    averaged over the outputs that carry tags.
     """
 
     def __init__(self, config: ModelConfig, tag_weight: float = 1e-3, temporal_weight: float = 1e-3) -> None:
@@ -99,37 +103,45 @@ class AELoss(nn.Module):
         self.tag_weight = tag_weight
         self.temporal_weight = temporal_weight
 
-    def forward(self, output: torch.Tensor, heatmaps: torch.Tensor, masks: torch.Tensor, joints: torch.Tensor,
-                clip_length: int = 1, joint_weights: torch.Tensor | None = None,
+    def forward(self, output: torch.Tensor | list[torch.Tensor], heatmaps: torch.Tensor, masks: torch.Tensor,
+                joints: torch.Tensor, clip_length: int = 1, joint_weights: torch.Tensor | None = None,
+                extra_targets: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Loss and its parts (detached, for logging) from output (N, S, C, h, w), heatmaps (N, J, h, w),
-        masks (N, h, w), joints (N, M, J, 2) and optional joint_weights (N, J).
+        """Loss and its parts (detached, for logging) from the raw output, heatmaps (N, J, h, w) and masks
+        (N, h, w) at the model's stride, joints (N, M, J, 2) on that grid, optional joint_weights (N, J) and
+        {stride: (heatmaps, masks)} for outputs at other strides.
 
         For temporal tags the batch holds N / clip_length clips of clip_length consecutive frames, person slot
         m being the same track in every frame of a clip.
         """
         cfg = self.config
-        if output.shape[2] != cfg.out_channels:
-            raise ValueError(f"output has {output.shape[2]} channels, the model config says {cfg.out_channels}")
-        if cfg.temporal_dim > 0 and (clip_length < 1 or output.shape[0] % clip_length):
-            raise ValueError(f"a batch of {output.shape[0]} frames is not whole clips of {clip_length} frames")
+        outputs = split_outputs(output, cfg)
+        if cfg.temporal_dim > 0 and (clip_length < 1 or outputs[0].heatmaps.shape[0] % clip_length):
+            raise ValueError(f"a batch of {outputs[0].heatmaps.shape[0]} frames is not whole clips of "
+                             f"{clip_length} frames")
+        targets = {cfg.stride: (heatmaps, masks), **(extra_targets or {})}
         nj = cfg.joints
-        tag_end = nj * (1 + cfg.tag_dim)
-        names = ["detection", "push", "pull"] + (["temporal_push", "temporal_pull"] if cfg.temporal_dim else [])
-        per_stack: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-        # Intermediate supervision: every stack is compared with the same targets (stacks are few; no
-        # need to vectorise over them).
-        for stack in output.unbind(1):                                       # (N, C, h, w) each
-            per_stack["detection"].append(heatmap_loss(stack[:, :nj], heatmaps, masks, joint_weights))
-            push, pull = grouping_loss(_flat_tags(stack[:, nj:tag_end], nj), joints)
-            per_stack["push"].append(push)
-            per_stack["pull"].append(pull)
-            if cfg.temporal_dim:
-                maps = stack[:, tag_end:tag_end + nj * cfg.temporal_dim]
-                push, pull = temporal_grouping_loss(_clip_tags(maps, nj, clip_length), _clips(joints, clip_length))
-                per_stack["temporal_push"].append(push)
-                per_stack["temporal_pull"].append(pull)
-        parts = {name: torch.stack(values, 1).mean() for name, values in per_stack.items()}
+        detection: dict[int, list[torch.Tensor]] = {}
+        tagged: dict[str, list[torch.Tensor]] = {"push": [], "pull": []}
+        if cfg.temporal_dim:
+            tagged.update(temporal_push=[], temporal_pull=[])
+        for out in outputs:
+            if out.stride not in targets:
+                raise ValueError(f"an output at stride {out.stride} but heatmap targets only at strides "
+                                 f"{sorted(targets)}")
+            target, mask = targets[out.stride]
+            detection.setdefault(out.stride, []).append(heatmap_loss(out.heatmaps, target, mask, joint_weights))
+            if out.tags is not None:
+                push, pull = grouping_loss(_flat_tags(out.tags, nj), joints)
+                tagged["push"].append(push)
+                tagged["pull"].append(pull)
+            if out.temporal is not None:
+                push, pull = temporal_grouping_loss(_clip_tags(out.temporal, nj, clip_length),
+                                                    _clips(joints, clip_length))
+                tagged["temporal_push"].append(push)
+                tagged["temporal_pull"].append(pull)
+        parts = {"detection": sum(torch.stack(v, 1).mean() for v in detection.values())}
+        parts.update({name: torch.stack(v, 1).mean() for name, v in tagged.items()})
         total = parts["detection"] + self.tag_weight * (parts["push"] + parts["pull"])
         if cfg.temporal_dim:
             total = total + self.temporal_weight * (parts["temporal_push"] + parts["temporal_pull"])

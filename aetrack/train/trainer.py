@@ -14,11 +14,12 @@ from typing import Iterator
 
 import torch
 
-from aetrack.config import Config, config_to_dict
+from aetrack.config import Config, ModelConfig, config_to_dict
 from aetrack.data.dataset import TrainingDataset, collate_clips, make_source
 from aetrack.errors import AetrackError
 from aetrack.model import build_model
-from aetrack.model.checkpoint import atomic_torch_save, read_checkpoint, save_checkpoint
+from aetrack.model.checkpoint import Checkpoint, atomic_torch_save, check_state_dict, read_checkpoint, save_checkpoint
+from aetrack.model.inputs import normalize_input
 from aetrack.train.losses import AELoss
 
 
@@ -49,6 +50,16 @@ def setup_distributed() -> DistInfo:
     return info
 
 
+def _with_architecture(config: Config, weights: Config) -> Config:
+    """The training config with the network (and its inference settings) of the weights it starts from, keeping
+    the training input size: fine-tuning a downloaded model on a config written for another network."""
+    model = dataclasses.replace(weights.model, input_size=config.model.input_size)
+    if config.model.temporal_dim:
+        print(f"note: the weights' {model.arch} network has no temporal tags; training without them",
+              file=sys.stderr)
+    return dataclasses.replace(config, model=model, inference=weights.inference)
+
+
 def learning_rate(config: Config, iteration: int) -> float:
     t = config.train
     return t.lr if iteration < t.lr_drop_at else t.lr_after_drop
@@ -63,10 +74,12 @@ def _batches(loader: torch.utils.data.DataLoader, sampler, start_epoch: int) -> 
         epoch += 1
 
 
-def to_network_input(images: torch.Tensor, channel_order: str) -> torch.Tensor:
-    """Frames (N, S, S, 3) uint8 BGR -> (N, 3, S, S) float in [0, 1] in the model's colour order."""
+def to_network_input(images: torch.Tensor, channel_order: str, model: ModelConfig | None = None) -> torch.Tensor:
+    """Frames (N, S, S, 3) uint8 BGR -> (N, 3, S, S) float in the model's colour order, in [0, 1] or scaled as
+    the model's `input_norm` says (ImageNet statistics for mmpose's networks)."""
     x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    return x.flip(1) if channel_order == "RGB" else x
+    x = x.flip(1) if channel_order == "RGB" else x
+    return x if model is None else normalize_input(x, model)
 
 
 class Trainer:
@@ -74,7 +87,11 @@ class Trainer:
 
     def __init__(self, config: Config, resume: bool = False, init_weights: str | None = None,
                  device: str = "auto") -> None:
-        self.config, self.dist = config, setup_distributed()
+        self.dist = setup_distributed()
+        init = read_checkpoint(init_weights) if init_weights else None
+        if init is not None and init.config.model.arch != config.model.arch:
+            config = _with_architecture(config, init.config)
+        self.config = config
         t = config.train
         if device == "auto":
             device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
@@ -85,8 +102,8 @@ class Trainer:
         self.loss = AELoss(config.model, t.tag_weight, t.temporal_weight)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr)
         self.iteration = 0
-        if init_weights:
-            self._load_weights(init_weights)
+        if init is not None:
+            self._load_weights(init, init_weights)
         if resume:
             self._resume()
         self.net = self.model
@@ -95,10 +112,7 @@ class Trainer:
                 self.model, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
         self.amp = t.amp and self.device.type == "cuda"
 
-    def _load_weights(self, path: str) -> None:
-        from aetrack.model.checkpoint import check_state_dict
-
-        ckpt = read_checkpoint(path)
+    def _load_weights(self, ckpt: Checkpoint, path: str) -> None:
         check_state_dict(self.model, ckpt.state_dict, path)
         self.model.load_state_dict(ckpt.state_dict)
 
@@ -117,7 +131,9 @@ class Trainer:
     def _loader(self) -> tuple[torch.utils.data.DataLoader, object]:
         t = self.config.train
         source = make_source(t, seed=t.seed)
-        dataset = TrainingDataset(source, self.config.model.input_size, t, augment=True, seed=t.seed)
+        model = self.config.model
+        dataset = TrainingDataset(source, model.input_size, t, augment=True, seed=t.seed, stride=model.stride,
+                                  extra_strides=model.output_strides)
         clips = t.batch_size // t.clip_length
         sampler = None
         if self.dist.world > 1:
@@ -136,12 +152,16 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.config, self.iteration)
         dev = self.device
-        x = to_network_input(batch["images"].to(dev, non_blocking=True), self.config.inference.channel_order)
+        x = to_network_input(batch["images"].to(dev, non_blocking=True), self.config.inference.channel_order,
+                             self.config.model)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
             out = self.net(x)
-        total, parts = self.loss(out.float(), batch["heatmaps"].to(dev), batch["masks"].to(dev),
+        out = [o.float() for o in out] if isinstance(out, (list, tuple)) else out.float()
+        extra = {s: (batch[f"heatmaps_s{s}"].to(dev), batch[f"masks_s{s}"].to(dev))
+                 for s in self.config.model.output_strides if f"heatmaps_s{s}" in batch}
+        total, parts = self.loss(out, batch["heatmaps"].to(dev), batch["masks"].to(dev),
                                  batch["joints"].to(dev), clip_length=self.config.train.clip_length,
-                                 joint_weights=batch["joint_weights"].to(dev))
+                                 joint_weights=batch["joint_weights"].to(dev), extra_targets=extra)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
