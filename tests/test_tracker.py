@@ -206,7 +206,13 @@ def test_straight_walks_keep_their_ids(dim):
     history = run(Tracker(), make_frames(walkers, 60))
     assert_one_id_each(history, range(4))
     assert sorted(history[-1].values()) == [1, 2, 3, 4]
-    assert all(len(frame) == 4 for frame in history[2:])  # confirmed on the third frame
+    assert all(len(frame) == 4 for frame in history)  # the first frame's people are confirmed at once
+
+
+def test_people_arriving_later_are_confirmed_after_min_hits():
+    walkers = [Walker((100.0, 200.0), (1.0, 0.0)), Walker((500.0, 300.0), (-1.0, 0.0), visible=set(range(5, 12)))]
+    history = run(Tracker(TrackerConfig(min_hits=3)), make_frames(walkers, 12))
+    assert [len(frame) for frame in history] == [1] * 7 + [2] * 5  # the second, seen from frame 5, from 7 on
 
 
 def crossing(dim: int, turn: bool = False) -> list[Walker]:

@@ -22,14 +22,15 @@ class Track:
     """One person's filter, running embedding and counters; ids are given by the tracker at confirmation."""
 
     def __init__(self, keypoints: np.ndarray, embedding: np.ndarray, frame_index: int, detection_index: int,
-                 config: TrackerConfig) -> None:
-        """keypoints: (17, 3) pixels, found joints score > 0; embedding: (E,) temporal tag of the person."""
+                 config: TrackerConfig, confirmed: bool = False) -> None:
+        """keypoints: (17, 3) pixels, found joints score > 0; embedding: (E,) temporal tag of the person;
+        `confirmed`: tracked from the start (the people of a video's first frame), else after min_hits."""
         self.config = config
         self.id = -1
         self.filter = KeypointFilter(keypoints, config)
         self.embedding = embedding.astype(np.float32).copy()
         self.tags_seen = 1  # temporal tags averaged into `embedding`
-        self.state = TrackState.TRACKED if config.min_hits <= 1 else TrackState.TENTATIVE
+        self.state = TrackState.TRACKED if confirmed or config.min_hits <= 1 else TrackState.TENTATIVE
         self.hits = 1
         self.first_frame = frame_index
         self.last_frame = frame_index          # last frame with a match

@@ -29,7 +29,8 @@ class Tracker:
     `assignment.py`): confident people to tracked tracks; less confident people to the tracked tracks left
     (ByteTrack's second round, pose only); confident people left to lost tracks (re-identification, mostly by
     embedding: the only round in which the embedding gates pairs); then to tentative tracks. Confident people
-    left over start tentative tracks. Memory is bounded by the live tracks: removed tracks are forgotten and no
+    left over start tentative tracks (in the first frame, confirmed ones: nothing earlier could have confirmed
+    them, and waiting `min_hits` frames would drop every person of the video's first frames). Memory is bounded by the live tracks: removed tracks are forgotten and no
     history is kept.
     """
 
@@ -38,6 +39,7 @@ class Tracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._last_frame: int | None = None
+        self._first_frame: int | None = None
         self._embedding_dim: int | None = None
 
     def __len__(self) -> int:
@@ -62,6 +64,8 @@ class Tracker:
         if last is not None and frame_index <= last:
             raise AetrackError(f"tracker: frame_index must increase, got {frame_index} after {last}")
         self._last_frame = frame_index
+        if last is None:
+            self._first_frame = frame_index
         return 1 if last is None else frame_index - last
 
     def _check_embedding_dim(self, poses: Poses) -> int:
@@ -138,7 +142,8 @@ class Tracker:
         least = max(cfg.new_track_score, cfg.high_score)  # less confident people only extend tracks
         for d in range(len(keypoints)):
             if d not in matched and scores[d] >= least and (keypoints[d, :, 2] > 0).any():
-                self._tracks.append(Track(keypoints[d], temporal[d], frame_index, d, cfg))
+                self._tracks.append(Track(keypoints[d], temporal[d], frame_index, d, cfg,
+                                          confirmed=frame_index == self._first_frame))
         for track in self._tracks:
             if track.id < 0 and track.confirmed:
                 track.id = self._next_id
