@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aetrack.inference.geometry import letterbox
-from aetrack.inference.predictor import Predictor, to_input
+from aetrack.inference.geometry import placements
+from aetrack.inference.inputs import network_input
+from aetrack.inference.people import decode_maps
+from aetrack.inference.predictor import Predictor
 
 
 def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -87,7 +89,6 @@ class BenchResult:
 
 def bench(predictor: Predictor, video: str, frames: int, batch: int) -> BenchResult:
     """Time the stages on `frames` frames of `video` with `predictor`."""
-    from aetrack.decode import decode_batch
     from aetrack.io.video import open_source
     from aetrack.io.writers import JsonlWriter, PoseTrackWriter
     from aetrack.pipeline import PoseTracker, frame_record, track_source
@@ -103,17 +104,15 @@ def bench(predictor: Predictor, video: str, frames: int, batch: int) -> BenchRes
         raise AetrackError(f"{video}: no frames to benchmark")
     h, w = images[0].shape[:2]
     cfg = predictor.config
-    box = letterbox(h, w, cfg.model.input_size)
+    box = placements(h, w, cfg.model.input_size, (1.0,), cfg.inference.resize)[1]
     batch_images = torch.from_numpy(np.stack(images[:batch])).to(dev)
     n = len(batch_images)
-    pre_ms = _best_ms(lambda: to_input(batch_images, box, cfg.inference.channel_order), 3, dev) / n
-    x = to_input(batch_images, box, cfg.inference.channel_order)
+    pre_ms = _best_ms(lambda: network_input(batch_images, box, cfg.inference.channel_order, cfg.model), 3, dev) / n
+    x = network_input(batch_images, box, cfg.inference.channel_order, cfg.model)
     with torch.inference_mode():
         net_ms = _best_ms(lambda: predictor.model(x), 3, dev) / n
         fm = predictor.maps(batch_images)
-    m = fm.maps
-    dec_ms = _best_ms(lambda: decode_batch(m.heatmaps, m.tags, cfg.inference,
-                                            m.temporal if m.temporal.shape[-1] else None), 3, dev) / n
+    dec_ms = _best_ms(lambda: decode_maps(fm, cfg.inference), 3, dev) / n
     people = [p for i in range(0, len(images), batch)
               for p in predictor.decode(predictor.maps(torch.from_numpy(np.stack(images[i:i + batch]))))]
     tracker = Tracker(cfg.tracker)

@@ -146,7 +146,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """How images become network inputs and how maps become people."""
+    """How images become network inputs and how maps become people.
+
+    The defaults are aetrack's own path. mmpose 0.29's bottom-up test path (its released Hourglass-AE and
+    HigherHRNet checkpoints were scored with it) is `resize: align`, `project: input`, `grouping: mmpose`,
+    `base_scale_tags: true`, `nms_kernel: 5`, `flip: true`, and `align_corners` true for Hourglass-AE, false for
+    HigherHRNet; the input normalisation follows the network (`ModelConfig.input_norm`).
+    """
 
     flip: bool = False
     scales: tuple[float, ...] = (1.0,)
@@ -161,10 +167,35 @@ class InferenceConfig:
                                  # (parabola through the log heatmap: finer, for low-resolution maps)
     refine: bool = True          # fill missing joints (the paper's "missing joints" step)
     channel_order: str = "RGB"   # colour order the network was trained with
+    resize: str = "letterbox"    # image -> input: 'letterbox' (long side to input_size x scale, padded right and
+                                 # bottom to multiples of 64) or 'align' (mmpose: short side to input_size x scale,
+                                 # warped about the image centre, both sides multiples of 64)
+    project: str = "heatmap"     # grid on which outputs, flips and scales are merged and people decoded:
+                                 # 'heatmap' (scale 1's finest output map, resampled geometrically) or 'input'
+                                 # (maps resized to scale 1's input size, mmpose's project2image; needs 'align')
+    align_corners: bool = False  # project 'input': bilinear resize with align_corners (mmpose's Hourglass-AE: true)
+    grouping: str = "aetrack"    # 'aetrack' (our decoder) or 'mmpose' (mmpose 0.29's HeatmapParser: L2 tag
+                                 # distance, people in the order found, no cap on people; max_people only bounds
+                                 # the candidates per joint)
+    base_scale_tags: bool = False  # several scales: group on scale 1's tags only (mmpose), not on every scale's
+    oks_nms: float = 0.0         # drop a person whose OKS with a higher-scoring one is above this (mmpose's
+                                 # optional OKS-NMS, off in its COCO evaluation; 0.9 is its threshold); 0: off
 
     def __post_init__(self) -> None:
         if not self.scales or any(s <= 0 for s in self.scales):
             raise AetrackError(f"inference.scales must be positive numbers, got {list(self.scales)}")
+        for name, allowed in (("resize", ("letterbox", "align")), ("project", ("heatmap", "input")),
+                              ("grouping", ("aetrack", "mmpose"))):
+            if getattr(self, name) not in allowed:
+                raise AetrackError(f"inference.{name} must be {' or '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.project == "input" and self.resize != "align":
+            raise AetrackError("inference.project 'input' needs inference.resize 'align' (its inputs at every "
+                               "scale are multiples of one another, so plain resizing lines the maps up)")
+        if self.base_scale_tags and len(self.scales) > 1 and 1.0 not in self.scales:
+            raise AetrackError(f"inference.base_scale_tags needs scale 1 among inference.scales, got "
+                               f"{list(self.scales)}")
+        if not 0.0 <= self.oks_nms <= 1.0:
+            raise AetrackError(f"inference.oks_nms must be between 0 (off) and 1, got {self.oks_nms}")
         if self.channel_order not in ("RGB", "BGR"):
             raise AetrackError(f"inference.channel_order must be RGB or BGR, got {self.channel_order!r}")
         if self.subpixel not in ("quarter", "quadratic"):

@@ -51,11 +51,12 @@ def parse_reference(det: np.ndarray, tag: np.ndarray, refine: bool = False) -> t
     return people, scores
 
 
-def parse_mmpose(det: np.ndarray, tag: np.ndarray, adjust: bool = True,
-                 refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """mmpose 0.29's HeatmapParser.parse with its bottom-up test settings (NMS 5x5, no ignore_too_much)."""
+def parse_mmpose(det: np.ndarray, tag: np.ndarray, adjust: bool = True, refine: bool = True,
+                 params: GroupingParams = MMPOSE) -> tuple[np.ndarray, np.ndarray]:
+    """mmpose 0.29's HeatmapParser.parse with its bottom-up test settings (NMS 5x5, no ignore_too_much);
+    `params` may change its thresholds, candidates per joint and NMS kernel as mmpose's test_cfg would."""
     det, tag = _check_maps(det, tag)
-    people = _parse(det, tag, MMPOSE, adjust)
+    people = _parse(det, tag, params, adjust)
     scores = _scores(people)
     if refine:
         fill_missing(people, det, tag, score_one=False, reference_clamps=False)

@@ -1,18 +1,19 @@
 """`Predictor`: images in, people (in original image pixels) out; the network part of the pipeline."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from aetrack.config import Config, InferenceConfig
 from aetrack.errors import AetrackError
-from aetrack.inference.geometry import Letterbox, letterbox
-from aetrack.inference.maps import Maps, merge_flip, merge_scales, resample, split_channels, unflip
+from aetrack.inference.geometry import placements
+from aetrack.inference.inputs import network_input
+from aetrack.inference.maps import FrameMaps, Maps, merge_all, output_maps, take
+from aetrack.inference.people import decode_maps
 from aetrack.poses import Poses
 
 
@@ -28,27 +29,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise AetrackError(f"unknown device '{name}' (use auto, cpu or cuda)") from None
 
 
-def to_input(images: torch.Tensor, box: Letterbox, channel_order: str) -> torch.Tensor:
-    """Batch of same-size images (N, H, W, 3) uint8 BGR -> network input (N, 3, input_h, input_w) in [0, 1]."""
-    x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    if channel_order == "RGB":
-        x = x.flip(1)
-    if (box.resized_h, box.resized_w) != (box.image_h, box.image_w):
-        x = F.interpolate(x, size=(box.resized_h, box.resized_w), mode="bilinear", align_corners=False,
-                          antialias=box.ratio < 1)
-    return F.pad(x, (0, box.input_w - box.resized_w, 0, box.input_h - box.resized_h))
-
-
-@dataclass
-class FrameMaps:
-    """Merged maps of a batch of same-size images and the letterbox of their grid."""
-
-    maps: Maps
-    box: Letterbox
-
-
 class Predictor:
-    """Runs a stacked-hourglass model on images and decodes people, with optional flip and multi-scale test."""
+    """Runs a bottom-up network (ours or mmpose's) on images and decodes people, with optional flip and
+    multi-scale test; `config.inference` says how (aetrack's path, or mmpose's bottom-up test path)."""
 
     def __init__(self, model: torch.nn.Module, config: Config, device: str | torch.device = "cpu") -> None:
         self.device = resolve_device(device) if isinstance(device, str) else device
@@ -68,43 +51,30 @@ class Predictor:
     def inference(self) -> InferenceConfig:
         return self.config.inference
 
-    def _forward(self, x: torch.Tensor) -> Maps:
-        """Last stack's output of the network, split into heatmaps and tags."""
-        out = self.model(x)
-        return split_channels(out[:, -1].float(), self.config.model)
+    def _forward(self, x: torch.Tensor) -> list[Maps]:
+        """The maps of each output the network answers with (a stacked network's last stack)."""
+        return output_maps(self.model(x), self.config.model)
 
     @torch.inference_mode()
     def maps(self, images: torch.Tensor) -> FrameMaps:
         """Merged heatmaps/tags for same-size images (N, H, W, 3) uint8 BGR, on the grid of scale 1."""
         n, h, w, _ = images.shape
-        size, stride = self.config.model.input_size, self.config.model.stride
-        base = letterbox(h, w, size, 1.0)
+        inference, model = self.inference, self.config.model
+        places, base = placements(h, w, model.input_size, inference.scales, inference.resize)
         images = images.to(self.device, non_blocking=True)
-        per_scale = []
-        for scale in self.inference.scales:
-            box = letterbox(h, w, size, scale)
-            x = to_input(images, box, self.inference.channel_order)
-            if self.inference.flip:
+        outputs = []
+        for place in places:
+            x = network_input(images, place, inference.channel_order, model)
+            if inference.flip:
                 both = self._forward(torch.cat([x, x.flip(-1)]))
-                plain = Maps(both.heatmaps[:n], both.tags[:n], both.temporal[:n])
-                mirrored = unflip(Maps(both.heatmaps[n:], both.tags[n:], both.temporal[n:]))
-                maps = merge_flip(plain, mirrored)
+                outputs.append(([take(m, slice(0, n)) for m in both], [take(m, slice(n, None)) for m in both]))
             else:
-                maps = self._forward(x)
-            per_scale.append(resample(maps, box, base, stride))
-        return FrameMaps(merge_scales(per_scale), base)
+                outputs.append((self._forward(x), None))
+        return merge_all(outputs, places, base, inference)
 
     def decode(self, frame_maps: FrameMaps) -> list[Poses]:
         """People of each image of the batch, keypoints in original image pixels."""
-        from aetrack.decode import decode_batch
-
-        m = frame_maps.maps
-        temporal = m.temporal if m.temporal.shape[-1] else None
-        tags = m.tags
-        if temporal is not None and self.inference.group_with_temporal:
-            tags = torch.cat([tags, temporal], -1)
-        people = decode_batch(m.heatmaps, tags, self.inference, temporal=temporal)
-        return [to_image_pixels(p, frame_maps.box, self.config.model.stride) for p in people]
+        return decode_maps(frame_maps, self.inference)
 
     def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> list[Poses]:
         """People of each image (H, W, 3) uint8 BGR; images of different sizes are run in same-size groups."""
@@ -122,13 +92,3 @@ class Predictor:
                 results[i] = poses
         return results  # type: ignore[return-value]
 
-
-def to_image_pixels(poses: Poses, box: Letterbox, stride: int) -> Poses:
-    """Poses with keypoints in heatmap pixels -> the same people in original image pixels (found joints only)."""
-    if len(poses) == 0:
-        return poses
-    kp = poses.keypoints.copy()
-    found = kp[..., 2] > 0
-    xy = box.heatmap_to_image(kp[..., :2], stride).astype(np.float32)
-    kp[..., :2] = np.where(found[..., None], xy, 0.0)
-    return replace(poses, keypoints=kp)
