@@ -179,7 +179,8 @@ class InferenceConfig:
                                  # the candidates per joint)
     base_scale_tags: bool = False  # several scales: group on scale 1's tags only (mmpose), not on every scale's
     oks_nms: float = 0.0         # drop a person whose OKS with a higher-scoring one is above this (mmpose's
-                                 # optional OKS-NMS, off in its COCO evaluation; 0.9 is its threshold); 0: off
+                                 # optional hard OKS-NMS, threshold 0.9 there; its COCO evaluation of these
+                                 # models uses none, and no rescoring); 0: off
 
     def __post_init__(self) -> None:
         if not self.scales or any(s <= 0 for s in self.scales):

@@ -186,3 +186,15 @@ def test_oks_nms_drops_duplicates_only():
                   np.zeros((3, 17, 1), np.float32))
     assert list(oks_nms(poses, 0.9)) == [1, 2]
     assert list(oks_nms(poses, 1.0)) == [1, 2, 0]
+
+
+@pytest.mark.parametrize("weights, preset", [("hg_ae_small.pth", "mmpose-hourglass"),
+                                             ("higherhrnet_small.pth", "mmpose-higherhrnet")])
+def test_mmpose_checkpoints_run_with_their_preset(shared, recorded, weights, preset):
+    """mmpose's networks (small random ones in the released layout) through the production Predictor."""
+    cases, _ = recorded
+    image = read_image(shared / cases[0]["image"])
+    predictor = Predictor.from_checkpoint(shared / FIXTURES / weights, "cpu", preset_config(preset).inference)
+    poses = predictor([image])[0]
+    assert poses.keypoints.shape[1:] == (17, 3) and poses.joint_tags.shape[2] == 2  # tags of both passes
+    assert np.isfinite(poses.keypoints).all()
