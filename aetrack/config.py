@@ -195,6 +195,8 @@ class InferenceConfig:
         if self.base_scale_tags and len(self.scales) > 1 and 1.0 not in self.scales:
             raise AetrackError(f"inference.base_scale_tags needs scale 1 among inference.scales, got "
                                f"{list(self.scales)}")
+        if self.grouping == "mmpose" and self.subpixel != "quarter":
+            raise AetrackError("inference.subpixel 'quadratic' is aetrack's grouping's; mmpose's takes quarter steps")
         if not 0.0 <= self.oks_nms <= 1.0:
             raise AetrackError(f"inference.oks_nms must be between 0 (off) and 1, got {self.oks_nms}")
         if self.channel_order not in ("RGB", "BGR"):

@@ -172,6 +172,8 @@ def test_inference_options_are_checked():
         InferenceConfig(project="input")
     with pytest.raises(AetrackError, match="scale 1"):
         InferenceConfig(base_scale_tags=True, scales=(2.0, 0.5))
+    with pytest.raises(AetrackError, match="quarter steps"):
+        InferenceConfig(grouping="mmpose", subpixel="quadratic")
     with pytest.raises(AetrackError, match="oks_nms"):
         InferenceConfig(oks_nms=2.0)
 

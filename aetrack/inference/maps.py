@@ -60,7 +60,6 @@ def output_maps(raw: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndar
             raw = raw[:, -1]
     maps = []
     for out in split_outputs(raw, model):
-        n, j, h, w = out.heatmaps.shape
         maps.append(Maps(out.heatmaps.float(), _per_joint(out.tags, out.heatmaps),
                          _per_joint(out.temporal, out.heatmaps)))
     return maps
