@@ -307,3 +307,19 @@ def test_a_signal_inside_hold_waits_for_its_end() -> None:
             done.append("not reached")
     assert done == ["written"] and caught.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the block
+
+
+def test_a_downloaded_mmpose_checkpoint_tracks_the_sample_video(shared: Path, tmp_path: Path) -> None:
+    """The path a user takes with a file from mmpose's model zoo: --weights picks mmpose's exact test settings
+    (resize-align, flip, maps at input size, mmpose grouping) and the whole pipeline runs on it."""
+    from aetrack.model.checkpoint import read_checkpoint
+
+    weights = shared / "fixtures" / "mmpose_ae_reference" / "higherhrnet_small.pth"
+    inference = read_checkpoint(weights).config.inference
+    assert (inference.resize, inference.grouping, inference.flip) == ("align", "mmpose", True)
+    video = Path(__file__).resolve().parents[1] / "videos" / "sample.mp4"
+    run = aetrack("track", "--weights", weights, video, "--out", tmp_path, "--max-frames", "2", "--quiet",
+                  timeout=600)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert jsonl_frames(tmp_path / "sample.jsonl") == [0, 1]
+    assert posetrack_frames(tmp_path / "sample.posetrack.json") == [0, 1]

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from aetrack.config import Config, ModelConfig, config_from_dict, config_to_dict
+from aetrack.config import Config, ModelConfig, config_from_dict, config_to_dict, load_config
 from aetrack.errors import AetrackError
 from aetrack.skeleton import JOINTS
 
@@ -249,8 +249,14 @@ def _infer_topdown_hourglass(state: dict[str, torch.Tensor], path: Path) -> Mode
     )
 
 
+# bottom-up mmpose networks run with the test settings of the preset of their family (mmpose's exact path)
+MMPOSE_INFERENCE_PRESETS = {"mmpose-hourglass-ae": "mmpose_hourglass_ae_512", "higherhrnet": "higherhrnet_w32_512"}
+
+
 def _read_mmpose(path: Path, state: dict[str, torch.Tensor], file_meta: Any) -> Checkpoint:
-    config = Config(model=infer_mmpose_config(state, path))
+    model = infer_mmpose_config(state, path)
+    preset = MMPOSE_INFERENCE_PRESETS.get(model.arch)
+    config = Config(model=model, inference=load_config(preset).inference) if preset else Config(model=model)
     meta = {"joints": list(JOINTS), "channel_order": "RGB", "source": f"mmpose ({config.model.arch})",
             "input_range": "ImageNet mean/std normalised RGB",
             "mmpose_meta": file_meta if isinstance(file_meta, dict) else {}}
