@@ -21,20 +21,21 @@ def to_input(images: torch.Tensor, box: Letterbox, channel_order: str) -> torch.
     return F.pad(x, (0, box.input_w - box.resized_w, 0, box.input_h - box.resized_h))
 
 
-def _legacy_taps(place: Aligned) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _legacy_taps(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Source pixel and 1/32-pixel weight of every output column and row, as OpenCV's classic warpAffine finds
     them: the inverse matrix in 10-bit fixed point, positions rounded to 1/32 pixel."""
-    m = place.affine().astype(np.float64).ravel().copy()
+    m = np.asarray(matrix, np.float64).ravel().copy()
     det = m[0] * m[4] - m[1] * m[3]
     det = 1.0 / det if det != 0 else 0.0
     a11, a22 = m[4] * det, m[0] * det
     m[0], m[1], m[3], m[4] = a11, -m[1] * det, -m[3] * det, a22
     m[2], m[5] = -m[0] * m[2] - m[1] * m[5], -m[3] * m[2] - m[4] * m[5]
-    xs, ys = np.arange(place.input_w), np.arange(place.input_h)
+    xs, ys = np.arange(out_w), np.arange(out_h)
     # no rotation: the cross terms m[1], m[3] are 0 (or ~1e-17, rounded away), so columns and rows are independent
-    assert abs(m[1]) * place.input_h * 1024 < 0.5 and abs(m[3]) * place.input_w * 1024 < 0.5, m
+    assert abs(m[1]) * out_h * 1024 < 0.5 and abs(m[3]) * out_w * 1024 < 0.5, m
+    # OpenCV rounds a row's start (m[4] * y + m[5]) * 1024 once and adds each column's rounded m[0] * x * 1024
     x = (np.rint(m[2] * 1024).astype(np.int64) + 16 + np.rint(m[0] * xs * 1024).astype(np.int64)) >> 5
-    y = (np.rint(m[5] * 1024).astype(np.int64) + 16 + np.rint(m[4] * ys * 1024).astype(np.int64)) >> 5
+    y = (np.rint((m[4] * ys + m[5]) * 1024).astype(np.int64) + 16) >> 5
     return x >> 5, x & 31, y >> 5, y & 31
 
 
@@ -57,7 +58,13 @@ def warp_aligned(images: torch.Tensor, place: Aligned) -> torch.Tensor:
     """Images (N, H, W, C) uint8 -> (N, input_h, input_w, C) uint8 warped exactly as mmpose's BottomUpResizeAlign
     did (OpenCV 4's classic bilinear warpAffine: 1/32-pixel positions, 15-bit weights, black border), on the
     images' device. Newer OpenCV releases interpolate differently, so the warp is done here, not by cv2."""
-    col, col_w, row, row_w = _legacy_taps(place)
+    return warp_classic(images, place.affine(), place.input_w, place.input_h)
+
+
+def warp_classic(images: torch.Tensor, matrix: np.ndarray, out_w: int, out_h: int) -> torch.Tensor:
+    """Images (N, H, W, C) uint8 -> (N, out_h, out_w, C) uint8: `cv2.warpAffine(image, matrix, (out_w, out_h))`
+    as OpenCV 4 computed it (bilinear, black border), for a 2x3 `matrix` without rotation."""
+    col, col_w, row, row_w = _legacy_taps(matrix, out_w, out_h)
     p = images.to(torch.int32)
     v = _taps(_taps(p, row, row_w, 1), col, col_w, 2)  # weights multiply to (32 - ay)(32 - ax) ... <= 1024
     return ((v * 32 + (1 << 14)) >> 15).clamp_(0, 255).to(torch.uint8)

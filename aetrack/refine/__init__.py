@@ -1,0 +1,8 @@
+"""Single-person refinement (the paper's section 4): each person cropped, run through a top-down network, and
+averaged with the multi-person result."""
+from aetrack.refine.boxes import box_to_center_scale, keypoint_boxes, regions
+from aetrack.refine.crop import crop, crop_transform, crops
+from aetrack.refine.decode import decode_crop, decode_crops, flip_back
+
+__all__ = ["box_to_center_scale", "keypoint_boxes", "regions", "crop", "crops", "crop_transform", "decode_crop",
+           "decode_crops", "flip_back"]

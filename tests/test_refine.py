@@ -1,0 +1,121 @@
+"""Single-person refinement: boxes, crops and heatmap decoding against mmpose 0.29's recorded top-down path."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from aetrack.errors import AetrackError
+from aetrack.refine import box_to_center_scale, crop, crop_transform, decode_crop, decode_crops, keypoint_boxes
+from aetrack.skeleton import FLIP, NUM_JOINTS
+
+
+@pytest.fixture(scope="module")
+def topdown(shared):
+    folder = shared / "fixtures" / "mmpose_ae_reference"
+    return json.loads((folder / "recorded.json").read_text())["topdown"], np.load(folder / "topdown_cases.npz")
+
+
+def test_box_to_center_scale_equals_mmpose(topdown):
+    cases, _ = topdown
+    assert len(cases) == 72
+    for c in cases:
+        center, size = box_to_center_scale(c["bbox_xywh"], input_size=(256, 256), padding=1.25)
+        assert np.allclose(center, c["center"], atol=1e-3) and np.allclose(size, np.array(c["scale"]) * 200, atol=1e-2)
+
+
+def test_box_to_center_scale_keeps_the_input_aspect_ratio():
+    center, size = box_to_center_scale([10, 20, 30, 100], input_size=(192, 256), padding=1.0)
+    assert np.allclose(center, [25, 70]) and np.allclose(size, [75, 100])
+    center, size = box_to_center_scale([0, 0, 300, 100], input_size=(192, 256))
+    assert np.allclose(size, [375, 500])
+
+
+def test_decode_crop_equals_mmpose(topdown):
+    cases, z = topdown
+    kinds, worst = set(), 0.0
+    for c in cases:
+        maps = [z[c["key"] + "_flip0"].astype(np.float32)]
+        if c["flip"]:
+            maps.append(z[c["key"] + "_flip1"].astype(np.float32))
+        kp = decode_crop(maps, np.array(c["center"]), np.array(c["scale"]) * 200, post_process=c["post_process"])
+        assert kp.shape == (17, 3)
+        worst = max(worst, float(np.abs(kp - z[c["key"] + "_preds"]).max()))
+        kinds.add((c["flip"], c["post_process"]))
+    assert worst <= 1e-2, worst
+    assert kinds == {(False, "default"), (True, "default"), (True, "unbiased")}
+
+
+def test_decode_crops_batches_people(topdown):
+    cases, z = topdown
+    cases = [c for c in cases if c["flip"] and c["post_process"] == "unbiased"][:5]
+    maps = [np.stack([z[c["key"] + f"_flip{f}"].astype(np.float32) for c in cases]) for f in (0, 1)]
+    centers = np.array([c["center"] for c in cases])
+    sizes = np.array([c["scale"] for c in cases]) * 200
+    kp = decode_crops(maps, centers, sizes, post_process="unbiased")
+    assert np.abs(kp - np.stack([z[c["key"] + "_preds"] for c in cases])).max() <= 1e-2
+
+
+def test_crop_equals_mmpose_input(shared, topdown):
+    cases, z = topdown
+    c = next(c for c in cases if c["key"] == "img0_person0_var0")
+    image = cv2.cvtColor(cv2.imread(str(shared / c["image"])), cv2.COLOR_BGR2RGB)
+    x = crop(image, np.array(c["center"]), np.array(c["scale"]) * 200, input_size=(256, 256))
+    assert x.shape == (3, 256, 256) and x.dtype == np.float32
+    assert np.abs(x - z["img0_person0_input"]).max() < 1e-4
+
+
+def _gaussian_maps(xy: np.ndarray, size: int = 64, sigma: float = 2.0) -> np.ndarray:
+    """Maps (17, size, size) with a unit Gaussian at each joint's heatmap position xy (17, 2)."""
+    g = np.arange(size, dtype=np.float64)
+    d = (g[None, None, :] - xy[:, 0, None, None]) ** 2 + (g[None, :, None] - xy[:, 1, None, None]) ** 2
+    return np.exp(-d / (2 * sigma**2)).astype(np.float32)
+
+
+def test_image_to_heatmap_to_image_round_trips():
+    # a point of the image -> the crop's input pixels -> heatmap pixels (a quarter of them) -> back
+    rng = np.random.default_rng(0)
+    center, size = np.array([320.0, 200.0]), np.array([180.0, 180.0])
+    m = crop_transform(center, size, (256, 256))
+    points = center + rng.uniform(-60, 60, (NUM_JOINTS, 2))
+    on_map = (np.c_[points, np.ones(NUM_JOINTS)] @ m.T) / 4
+    kp = decode_crop([_gaussian_maps(on_map)], center, size, post_process="unbiased")
+    assert np.abs(kp[:, :2] - points).max() < 0.1 * size[0] / 64  # DARK: a tenth of a heatmap pixel
+    assert np.allclose(kp[:, 2], 1.0, atol=0.05)
+    kp = decode_crop([_gaussian_maps(on_map)], center, size, post_process="default")
+    assert np.abs(kp[:, :2] - points).max() <= 0.5 * size[0] / 64  # the quarter step: half a heatmap pixel
+
+
+def test_flip_test_of_a_mirrored_crop_agrees():
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(8, 56, (NUM_JOINTS, 2))
+    # what a network gives for the mirrored crop: joints swapped, x mirrored (and, as mmpose assumes, a pixel right)
+    mirrored = xy[FLIP].copy()
+    mirrored[:, 0] = 63 - mirrored[:, 0] + 1
+    center, size = np.array([100.0, 100.0]), np.array([64.0, 64.0])
+    one = decode_crop([_gaussian_maps(xy)], center, size, post_process="unbiased")
+    both = decode_crop([_gaussian_maps(xy), _gaussian_maps(mirrored)], center, size, post_process="unbiased")
+    assert np.abs(one - both).max() < 0.05
+
+
+def test_decode_rejects_bad_arguments():
+    maps = [np.zeros((17, 64, 64), np.float32)]
+    with pytest.raises(AetrackError):
+        decode_crop(maps, [0, 0], [100, 100], post_process="megvii")
+    with pytest.raises(AetrackError):
+        decode_crop(maps * 3, [0, 0], [100, 100])
+    with pytest.raises(AetrackError):
+        decode_crop([maps[0], np.zeros((17, 32, 32), np.float32)], [0, 0], [100, 100])
+    # maps without a positive value: no peak (-1, as mmpose), score 0, no error
+    kp = decode_crop(maps, [50, 50], [64, 64], post_process="unbiased")
+    assert np.isfinite(kp).all() and (kp[:, 2] == 0).all()
+
+
+def test_keypoint_boxes():
+    kp = np.zeros((2, NUM_JOINTS, 3), np.float32)
+    kp[0, :3] = [[10, 20, 1], [30, 60, 0.5], [100, 0, 0]]  # the third joint is not found
+    boxes = keypoint_boxes(kp, margin=1.5)
+    assert np.allclose(boxes[0], [5, 10, 30, 60])
+    assert np.allclose(boxes[1], 0)
