@@ -1,4 +1,4 @@
-"""The streaming loop: frames -> network -> decoder -> tracker -> writers, one batch of frames at a time.
+"""The streaming loop: frames -> network -> decoder -> (refinement) -> tracker -> writers, a batch of frames at a time.
 
 `PoseTracker` is the library API (frames in, tracked people out, bounded memory); `track_source` adds the
 files a run writes, stopping cleanly on SIGINT/SIGTERM, resuming an interrupted run, and the per-stage timing
@@ -25,11 +25,13 @@ from aetrack.errors import AetrackError
 from aetrack.inference.predictor import Predictor
 from aetrack.io.sources import Frame, FrameSource
 from aetrack.poses import Poses
+from aetrack.refine import Refiner, extrapolate_boxes
 from aetrack.track import Tracker, Tracks
 
 log = logging.getLogger(__name__)
 
-STAGES = ("read", "network", "decode", "track", "write")
+STAGES = ("read", "network", "decode", "refine", "track", "write")
+OPTIONAL_STAGES = ("refine",)  # reported only by runs that have them
 # Frames of one network call hold at most this many pixels: 8 frames of 1080p, 1 of 4000x3000, so that
 # the float copy made before resizing (12 bytes a pixel) stays near 200 MB.
 MAX_BATCH_PIXELS = 8 * 1920 * 1080
@@ -57,7 +59,8 @@ class StageTimer:
         return now
 
     def per_frame_ms(self, frames: int) -> dict[str, float]:
-        return {s: 1000 * self.seconds.get(s, 0.0) / max(frames, 1) for s in STAGES}
+        return {s: 1000 * self.seconds.get(s, 0.0) / max(frames, 1) for s in STAGES
+                if s in self.seconds or s not in OPTIONAL_STAGES}
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
@@ -77,18 +80,23 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 class PoseTracker:
-    """Frames in, tracked people out. Keeps only the tracker's state between calls."""
+    """Frames in, tracked people out. Keeps only the tracker's state (and the last two frames' tracks, whose
+    motion places the crops of the optional `refiner`) between calls."""
 
-    def __init__(self, predictor: Predictor, tracker: TrackerConfig | None = None) -> None:
+    def __init__(self, predictor: Predictor, tracker: TrackerConfig | None = None,
+                 refiner: Refiner | None = None) -> None:
         self.predictor = predictor
         self.tracker = Tracker(tracker or predictor.config.tracker)
+        self.refiner = refiner
         self.timer = StageTimer()
+        self._recent: list[Tracks] = []
 
     @classmethod
-    def from_checkpoint(cls, weights: str | Path, config: Config | None = None, device: str = "auto") -> "PoseTracker":
+    def from_checkpoint(cls, weights: str | Path, config: Config | None = None, device: str = "auto",
+                        refiner: Refiner | None = None) -> "PoseTracker":
         """A tracker from a checkpoint; `config` (when given) supplies the inference and tracker settings."""
         predictor = Predictor.from_checkpoint(weights, device, config.inference if config else None)
-        return cls(predictor, config.tracker if config else None)
+        return cls(predictor, config.tracker if config else None, refiner)
 
     def process(self, frames: list[Frame]) -> list[FrameResult]:
         """Track a batch of consecutive frames of one source, in order; grayscale frames are made BGR."""
@@ -106,11 +114,26 @@ class PoseTracker:
                 people[i] = p
             t = self.timer.add("decode", t)
         results = []
-        for frame, poses in zip(frames, people):
+        for frame, image, poses in zip(frames, images, people):
+            if self.refiner is not None:
+                poses = self.refiner(image, poses, self._expected_boxes(frame.index))
+                t = self.timer.add("refine", t)
             tracks = self.tracker.update(poses, frame.index, frame.time)
+            self._recent = (self._recent + [tracks])[-2:]
             results.append(FrameResult(frame.index, frame.time, poses, tracks))
-        self.timer.add("track", t)
+            t = self.timer.add("track", t)
         return results
+
+    def _expected_boxes(self, frame_index: int) -> np.ndarray | None:
+        """Boxes (T, 4) x1, y1, x2, y2 where the last frame's tracks should be in this frame (constant motion)."""
+        if not self._recent:
+            return None
+        last = self._recent[-1]
+        if len(self._recent) < 2:
+            return last.boxes
+        before = self._recent[0]
+        steps = (frame_index - last.frame_index) / max(last.frame_index - before.frame_index, 1)
+        return extrapolate_boxes(last.boxes, last.ids, before.boxes, before.ids, steps)
 
     def run(self, frames: Iterable[Frame], batch: int = 8) -> Iterator[FrameResult]:
         """Track a stream of frames, `batch` frames through the network at a time."""

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from aetrack.errors import AetrackError
-from aetrack.refine import box_to_center_scale, crop, crop_transform, decode_crop, decode_crops, keypoint_boxes
+from aetrack.poses import Poses
+from aetrack.refine import (RefineConfig, Refiner, box_to_center_scale, crop, crop_transform, decode_crop, decode_crops,
+                            extrapolate_boxes, keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
 from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
@@ -119,3 +124,112 @@ def test_keypoint_boxes():
     boxes = keypoint_boxes(kp, margin=1.5)
     assert np.allclose(boxes[0], [5, 10, 30, 60])
     assert np.allclose(boxes[1], 0)
+
+
+# ---- the refinement stage ---------------------------------------------------------------------------------------
+
+def test_merge_weights_each_joint_by_its_scores():
+    multi = np.zeros((1, NUM_JOINTS, 3), np.float32)
+    single = np.zeros((1, NUM_JOINTS, 3), np.float32)
+    multi[0, 0], single[0, 0] = [10, 10, 0.6], [20, 30, 0.2]   # both found: weighted 3:1
+    single[0, 1] = [5, 6, 0.8]                                  # only the single-person network found it
+    multi[0, 2] = [7, 8, 0.4]                                   # only the multi-person decoder found it
+    merged = merge_keypoints(multi, single)
+    assert np.allclose(merged[0, 0], [12.5, 15, 0.4])
+    assert np.allclose(merged[0, 1], [5, 6, 0.4]) and np.allclose(merged[0, 2], [7, 8, 0.2])
+    assert np.allclose(merged[0, 3], 0)
+    # equal predictions are left where they are, whatever the scores
+    assert np.allclose(merge_keypoints(multi, multi)[..., :2], multi[..., :2])
+
+
+def _poses(keypoints: np.ndarray) -> Poses:
+    p = len(keypoints)
+    return Poses(keypoints.astype(np.float32), keypoints[..., 2].mean(1).astype(np.float32),
+                 np.arange(p, dtype=np.float32)[:, None], np.ones((p, NUM_JOINTS, 1), np.float32),
+                 np.full((p, 2), 7, np.float32))
+
+
+def test_merge_poses_keeps_tags_and_rescores():
+    kp = np.zeros((2, NUM_JOINTS, 3), np.float32)
+    kp[:, :, 2] = 0.5
+    single = kp.copy()
+    single[:, :, 2] = 1.0
+    out = merge_poses(_poses(kp), single, np.array([True, False]))
+    assert np.allclose(out.scores, [0.75, 0.5]) and np.allclose(out.keypoints[1], kp[1])
+    assert np.allclose(out.tags[:, 0], [0, 1]) and np.allclose(out.temporal, 7) and out.joint_tags.shape == (2, 17, 1)
+
+
+def test_person_boxes_join_the_track_box_they_overlap():
+    kp = np.zeros((2, NUM_JOINTS, 3), np.float32)
+    kp[0, :2] = [[100, 100, 1], [120, 140, 1]]   # the upper half of a person whose track box is taller
+    kp[1, :2] = [[400, 400, 1], [420, 440, 1]]   # nobody's track
+    boxes, joined = person_boxes(kp, 1.0, np.array([[100, 100, 120, 180]]))
+    assert joined.tolist() == [True, False]
+    assert np.allclose(boxes[0], [100, 100, 20, 80]) and np.allclose(boxes[1], [400, 400, 20, 40])
+
+
+def test_extrapolate_boxes_by_track_id():
+    moved = extrapolate_boxes(np.array([[10, 10, 20, 20], [0, 0, 5, 5]]), np.array([3, 4]),
+                              np.array([[8, 10, 18, 20]]), np.array([3]), steps=2)
+    assert np.allclose(moved, [[14, 10, 24, 20], [0, 0, 5, 5]])
+
+
+@pytest.fixture(scope="module")
+def small_refiner_path(shared):
+    return shared / "fixtures" / "mmpose_ae_reference" / "topdown_hourglass_small.pth"
+
+
+def test_refiner_runs_the_network_on_each_crop(shared, topdown, small_refiner_path):
+    """Refiner.keypoints (BGR image, batched, flip test) = crop -> network -> decode_crop of each person."""
+    cases, _ = topdown
+    mine = [c for c in cases if c["key"].startswith("img0_") and c["key"].endswith("_var0")][:3]
+    bgr = cv2.imread(str(shared / mine[0]["image"]))
+    refiner = Refiner.from_checkpoint(small_refiner_path, "cpu", RefineConfig(flip=True, batch=2))
+    got = refiner.keypoints(bgr, np.array([c["bbox_xywh"] for c in mine]))
+    for c, kp in zip(mine, got):
+        center, size = box_to_center_scale(c["bbox_xywh"])
+        x = torch.from_numpy(crop(bgr[:, :, ::-1], center, size))[None]
+        with torch.no_grad():
+            maps = [refiner.model(x)[0].numpy(), refiner.model(x.flip(-1))[0].numpy()]
+        assert np.abs(kp - decode_crop(maps, center, size)).max() < 1e-3
+
+
+def test_refiner_keeps_people_and_skips_those_with_few_joints(shared, topdown, small_refiner_path):
+    cases, _ = topdown
+    bgr = cv2.imread(str(shared / cases[0]["image"]))
+    kp = np.zeros((2, NUM_JOINTS, 3), np.float32)
+    kp[0, :, :2] = np.random.default_rng(0).uniform([262, 162], [369, 414], (NUM_JOINTS, 2))
+    kp[0, :, 2] = 0.5
+    kp[1, 0] = [50, 50, 0.9]  # one joint: no box to crop
+    poses = _poses(kp)
+    out = Refiner.from_checkpoint(small_refiner_path, "cpu")(bgr, poses)
+    assert len(out) == 2 and np.allclose(out.keypoints[1], kp[1]) and not np.allclose(out.keypoints[0], kp[0])
+    assert np.allclose(out.tags, poses.tags) and np.allclose(out.temporal, poses.temporal)
+    assert Refiner.from_checkpoint(small_refiner_path, "cpu")(bgr, Poses.empty()).keypoints.shape == (0, 17, 3)
+
+
+def test_refiner_refuses_a_bottom_up_checkpoint(shared):
+    with pytest.raises(AetrackError, match="single-person"):
+        Refiner.from_checkpoint(shared / "fixtures" / "mmpose_ae_reference" / "hg_ae_small.pth", "cpu")
+    with pytest.raises(AetrackError):
+        RefineConfig(post_process="megvii")
+
+
+def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
+    """`aetrack track --refine WEIGHTS` end to end: refined people are tracked and written."""
+    import subprocess
+    import sys
+
+    video = Path(__file__).resolve().parents[1] / "videos" / "sample.mp4"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "aetrack.cli.main", "track", str(video), "--refine",
+                          str(small_refiner_path), "--out", str(tmp_path), "--max-frames", "3", "--quiet"],
+                         capture_output=True, text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "refine" in run.stderr  # its own stage in the timing summary
+    lines = (tmp_path / "sample.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["frame"] for ln in lines] == [0, 1, 2]
+    bad = subprocess.run([sys.executable, "-m", "aetrack.cli.main", "track", str(video), "--refine",
+                          str(tmp_path / "missing.pth"), "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--refine" in bad.stderr

@@ -9,6 +9,8 @@ from aetrack.config import Config, load_config
 from aetrack.errors import AetrackError
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tiny_synth.pt"
+BUNDLED_REFINE_WEIGHTS = BUNDLED_WEIGHTS.parent / "topdown_synth.pt"
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -58,3 +60,42 @@ def run_config(args: argparse.Namespace) -> Config | None:
     if args.scales:
         inference = dataclasses.replace(inference, scales=tuple(args.scales))
     return dataclasses.replace(base, inference=inference)
+
+
+def add_refine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("refinement (the paper's single-person step)")
+    g.add_argument("--refine", nargs="?", const="bundled", metavar="WEIGHTS",
+                   help="run each person's crop through a single-person (top-down) network and average its joints "
+                        "with the multi-person ones, weighted by their scores: mmpose's top-down hourglass "
+                        f"checkpoints or ours (no WEIGHTS: the bundled {BUNDLED_REFINE_WEIGHTS.name}); "
+                        "--flip flips its crops too")
+    g.add_argument("--refine-decoding", choices=("default", "unbiased"), default="default",
+                   help="keypoints from its heatmaps: quarter-pixel step (default) or unbiased (DARK)")
+
+
+def refine_weights_path(args: argparse.Namespace) -> Path | None:
+    """The single-person checkpoint --refine names (None without --refine); checked before torch loads."""
+    if getattr(args, "refine", None) is None:
+        return None
+    if args.refine == "bundled":
+        if not BUNDLED_REFINE_WEIGHTS.is_file():
+            raise AetrackError(f"no bundled single-person model at {BUNDLED_REFINE_WEIGHTS}; pass --refine WEIGHTS")
+        return BUNDLED_REFINE_WEIGHTS
+    path = Path(args.refine)
+    if not path.is_file():
+        raise AetrackError(f"--refine {args.refine}: checkpoint not found")
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:  # `--refine video.mp4` took the input as the weights
+        raise AetrackError(f"--refine {args.refine}: not a checkpoint (give --refine after the inputs, or its "
+                           "weights: --refine WEIGHTS)")
+    return path
+
+
+def make_refiner(args: argparse.Namespace, device: str):
+    """The `Refiner` the --refine options ask for, or None."""
+    path = refine_weights_path(args)
+    if path is None:
+        return None
+    from aetrack.refine import RefineConfig, Refiner
+
+    config = RefineConfig(flip=bool(getattr(args, "flip", False)), post_process=args.refine_decoding)
+    return Refiner.from_checkpoint(path, device, config)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aetrack.cli.common import add_model_options, run_config, weights_path
+from aetrack.cli.common import add_model_options, add_refine_options, make_refiner, refine_weights_path, run_config, \
+    weights_path
 from aetrack.errors import AetrackError
 
 
@@ -20,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="results JSON file to write")
     p.add_argument("--image-ids-from", metavar="COCO_JSON", help="COCO file giving each image's id")
     add_model_options(p)
+    add_refine_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -34,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.images and not args.image_ids_from:
         raise AetrackError("give images or folders to predict, or --image-ids-from COCO_JSON")
+    refine_weights_path(args)
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
+    refiner = make_refiner(args, args.device)
     if args.images:
         files = list_images(args.images)
         ids = coco_image_ids(args.image_ids_from)[0] if args.image_ids_from else {}
@@ -51,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         total = len(coco_image_ids(args.image_ids_from)[1])
     results = []
     for image_id, image in tqdm(items(), total=total, unit="image", disable=args.quiet, file=sys.stderr):
-        results.extend(poses_to_coco_results(predictor([image])[0], image_id))
+        poses = predictor([image])[0]
+        if refiner is not None:
+            poses = refiner(image, poses)
+        results.extend(poses_to_coco_results(poses, image_id))
     write_json_atomic(args.out, results)
     print(f"wrote {len(results)} people from {total} images to {args.out}", file=sys.stderr)
     return 0

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aetrack.cli.common import add_model_options, run_config, weights_path
+from aetrack.cli.common import add_model_options, add_refine_options, make_refiner, run_config, weights_path
 from aetrack.cli.track import check_model_files, log_warnings
 from aetrack.errors import AetrackError
 
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="seconds a camera or stream may take to open or to send a frame (default 5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(p)
+    add_refine_options(p)
     p.set_defaults(run=run)
 
 
@@ -71,7 +72,8 @@ def _run(args: argparse.Namespace, source: FrameSource) -> int:
 
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
-    summary = track_source(source, Path(args.out), PoseTracker(predictor, config.tracker), batch=max(1, args.batch),
+    pose_tracker = PoseTracker(predictor, config.tracker, make_refiner(args, args.device))
+    summary = track_source(source, Path(args.out), pose_tracker, batch=max(1, args.batch),
                            max_frames=args.max_frames, progress=not args.quiet, show=args.show)
     print(summary.line(), file=sys.stderr)
     for path in summary.outputs:

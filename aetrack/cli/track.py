@@ -8,7 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from aetrack.cli.common import add_model_options, run_config, weights_path
+from aetrack.cli.common import add_model_options, add_refine_options, make_refiner, refine_weights_path, run_config, \
+    weights_path
 from aetrack.errors import AetrackError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="VIDEO", help="video file, image folder, folder of videos or list file")
     p.add_argument("--out", default="out", help="output folder (default: out)")
     add_model_options(p)
+    add_refine_options(p)
     p.add_argument("--batch", type=int, default=8, help="frames per network call (default 8)")
     p.add_argument("--render", action="store_true", help="also write a video with the tracked skeletons")
     p.add_argument("--start", help="first frame: a frame number (120) or a time in seconds (4.5s)")
@@ -108,6 +110,7 @@ def check_model_files(args: argparse.Namespace) -> None:
 
     if args.weights and not Path(args.weights).exists():
         raise AetrackError(f"checkpoint {args.weights}: file not found")
+    refine_weights_path(args)
     if args.config:
         load_config(args.config)
 
@@ -123,9 +126,10 @@ def _run(args: argparse.Namespace, sources: list[str]) -> int:
         device = f"cuda:{os.environ['LOCAL_RANK']}" if torch.cuda.is_available() else "cpu"
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), device, config.inference)
+    refiner = make_refiner(args, device)
     failures = 0
     for i, src in enumerate(sources):
-        tracker = PoseTracker(predictor, config.tracker)  # a fresh tracker per video: ids start at 1
+        tracker = PoseTracker(predictor, config.tracker, refiner)  # a fresh tracker per video: ids start at 1
         try:
             summary = track_source(src, out, tracker, batch=args.batch, render=args.render, start=args.start,
                                    end=args.end, max_frames=args.max_frames, progress=not args.quiet,

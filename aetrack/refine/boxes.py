@@ -44,3 +44,52 @@ def keypoint_boxes(keypoints: np.ndarray, margin: float = 1.0, min_size: float =
     center = (lo + hi) / 2
     size = np.where(any_found, np.maximum((hi - lo) * margin, min_size), 0.0)
     return np.concatenate([center - size / 2, size], 1).astype(np.float32)
+
+
+def extrapolate_boxes(boxes: np.ndarray, ids: np.ndarray, earlier_boxes: np.ndarray, earlier_ids: np.ndarray,
+                      steps: float = 1.0) -> np.ndarray:
+    """Boxes (T, 4) x1, y1, x2, y2 of tracks `ids` (T,) moved on `steps` frames at the velocity since the tracks'
+    `earlier_boxes` (frames ago: 1); a track without an earlier box (or id <= 0) stays where it is."""
+    out = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    earlier = {int(i): b for i, b in zip(earlier_ids, np.asarray(earlier_boxes, np.float64).reshape(-1, 4)) if i > 0}
+    for row, i in enumerate(ids):
+        if int(i) > 0 and int(i) in earlier:
+            out[row] += (out[row] - earlier[int(i)]) * steps
+    return out
+
+
+def person_boxes(keypoints: np.ndarray, margin: float = 1.0, track_boxes: np.ndarray | None = None,
+                 min_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """The box (P, 4) x, y, w, h to refine each person in, and whether a track box joined it (P,) bool.
+
+    A box goes around the person's joints (`keypoint_boxes`, grown `margin` times) and is joined with the track
+    box (x1, y1, x2, y2, grown alike) it overlaps most, when their IoU is at least `min_iou`: joints the decoder
+    missed in this frame but the track had are then in the crop.
+    """
+    boxes = keypoint_boxes(keypoints, margin).astype(np.float64)
+    joined = np.zeros(len(boxes), bool)
+    if track_boxes is None or not len(track_boxes) or not len(boxes):
+        return boxes.astype(np.float32), joined
+    t = np.asarray(track_boxes, np.float64).reshape(-1, 4)
+    t_center, t_size = (t[:, :2] + t[:, 2:]) / 2, (t[:, 2:] - t[:, :2]) * margin
+    tracks = np.concatenate([t_center - t_size / 2, t_center + t_size / 2], 1)
+    mine = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
+    iou = box_iou(mine, tracks)
+    best = iou.argmax(1)
+    joined = (iou[np.arange(len(mine)), best] >= min_iou) & (boxes[:, 2] > 0)
+    for p in np.flatnonzero(joined):
+        lo = np.minimum(mine[p, :2], tracks[best[p], :2])
+        hi = np.maximum(mine[p, 2:], tracks[best[p], 2:])
+        boxes[p] = [*lo, *(hi - lo)]
+    return boxes.astype(np.float32), joined
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (A, B) of boxes x1, y1, x2, y2 (A, 4) and (B, 4); 0 where both are empty."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), -1)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), -1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), -1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)

@@ -35,12 +35,14 @@ def crop(image_rgb: np.ndarray, center, size, input_size=(256, 256)) -> np.ndarr
 
 
 def crops(image: np.ndarray, centers: np.ndarray, sizes: np.ndarray, input_size=(256, 256), *,
-          bgr: bool = False) -> np.ndarray:
-    """`crop` of many regions (P, 2) of one image: (P, 3, H, W) float32 RGB. `bgr`: the image is BGR."""
+          bgr: bool = False, norm: str = "imagenet") -> np.ndarray:
+    """`crop` of many regions (P, 2) of one image: (P, 3, H, W) float32 RGB. `bgr`: the image is BGR;
+    `norm`: 'imagenet' (mean/std normalised) or 'unit' ([0, 1], what aetrack's own networks take)."""
     w, h = int(input_size[0]), int(input_size[1])
     out = np.empty((len(centers), 3, h, w), np.float32)
-    mean = np.array(IMAGENET_MEAN, np.float32)[:, None, None]
-    std = np.array(IMAGENET_STD, np.float32)[:, None, None]
+    unit = norm == "unit"
+    mean = np.zeros((3, 1, 1), np.float32) if unit else np.array(IMAGENET_MEAN, np.float32)[:, None, None]
+    std = np.ones((3, 1, 1), np.float32) if unit else np.array(IMAGENET_STD, np.float32)[:, None, None]
     pixels = torch.from_numpy(np.ascontiguousarray(image)[None])
     for i, (c, s) in enumerate(zip(centers, sizes)):
         warped = warp_classic(pixels, crop_transform(c, s, input_size), w, h)[0].numpy()
