@@ -233,3 +233,94 @@ def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
                           str(tmp_path / "missing.pth"), "--out", str(tmp_path)], capture_output=True, text=True,
                          timeout=120, env=env, stdin=subprocess.DEVNULL)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--refine" in bad.stderr
+
+
+# ---- training the single-person model ---------------------------------------------------------------------------
+
+class _OnePerson:
+    """A clip source of one frame holding one person with known joints (the left ones further left)."""
+
+    clip_length = 1
+
+    def __init__(self) -> None:
+        from aetrack.data.dataset import ClipSample
+
+        kp = np.zeros((1, 1, NUM_JOINTS, 3), np.float32)
+        kp[0, 0, :, 0] = 100 + 3 * np.arange(NUM_JOINTS)
+        kp[0, 0, :, 1] = 60 + 8 * np.arange(NUM_JOINTS)
+        kp[0, 0, :, 2] = 2
+        kp[0, 0, 4, 2] = 0  # one joint not labelled
+        self.sample = ClipSample(np.full((1, 240, 320, 3), 90, np.uint8), kp)
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int):
+        return self.sample
+
+
+def test_person_crops_put_targets_on_the_joints():
+    from aetrack.data.person_crops import JOINT_WEIGHTS, PersonCrops
+    from aetrack.refine.decode import peaks
+
+    source = _OnePerson()
+    item = PersonCrops(source, 128, people=2, augment=False)[0]
+    assert item["images"].shape == (2, 128, 128, 3) and item["heatmaps"].shape == (2, 17, 32, 32)
+    w = item["joint_weights"].numpy()
+    assert w[0, 4] == 0 and np.allclose(np.delete(w[0], 4), np.delete(JOINT_WEIGHTS, 4))
+    # the crop is the refinement's crop: its targets decode back to the joints in image pixels
+    kp = source.sample.keypoints[0, 0]
+    center, size = box_to_center_scale(keypoint_boxes(kp[None], 1.2)[0], (128, 128))
+    xy, _ = peaks(item["heatmaps"][0].numpy())
+    seen = w[0] > 0
+    back = decode_crop([item["heatmaps"][0].numpy()], center, size, post_process="unbiased")
+    assert np.abs(back[seen, :2] - kp[seen, :2]).max() < 0.1 * size[0] / 32
+    assert (xy[~seen] == -1).all()
+
+
+def test_person_crops_mirror_swaps_left_and_right():
+    from aetrack.data.person_crops import PersonCrops
+
+    plain = PersonCrops(_OnePerson(), 128, people=1, augment=False)._crop
+    source = _OnePerson()
+    kp = source.sample.keypoints[0, 0]
+    crops = PersonCrops(source, 128, people=1, scale=0, rotation_prob=0, flip=1, half_body=0)
+    img, mirrored = crops._crop(source.sample.images[0], kp, np.random.default_rng(0))
+    _, straight = plain(source.sample.images[0], kp, np.random.default_rng(0))
+    assert np.allclose(mirrored[:, 0], 127 - straight[FLIP, 0], atol=1e-3)
+    assert np.allclose(mirrored[:, 1], straight[FLIP, 1], atol=1e-3)
+
+
+def test_joints_mse_loss_weights_joints():
+    from aetrack.train.losses import joints_mse_loss
+
+    target = torch.rand(2, 17, 8, 8)
+    out = target.clone()
+    out[:, 3] += 1
+    w = torch.ones(2, 17)
+    assert torch.isclose(joints_mse_loss(out, target, w), torch.tensor(0.5 / 17))
+    w[:, 3] = 0
+    assert joints_mse_loss(out, target, w) == 0
+    assert torch.isclose(joints_mse_loss([out, target], target, torch.ones(2, 17)), torch.tensor(0.5 / 17))
+
+
+def test_trainer_trains_a_single_person_model(tmp_path):
+    """`aetrack train` with a topdown-hourglass config: person crops, joint MSE on every stack, a checkpoint the
+    Refiner loads."""
+    import dataclasses
+
+    from aetrack.config import load_config
+    from aetrack.train.trainer import Trainer
+
+    config = load_config(str(Path(__file__).resolve().parents[1] / "configs" / "train_topdown_synth.yaml"))
+    model = dataclasses.replace(config.model, stacks=2, stem=(8, 16), width=8, depth=3, stage_channels=(16, 8, 8, 8),
+                                stage_blocks=(1, 1, 1, 1), input_size=64)
+    train = dataclasses.replace(config.train, batch_size=4, workers=0, out=str(tmp_path), iterations=2,
+                                checkpoint_every=1000)
+    trainer = Trainer(dataclasses.replace(config, model=model, train=train), device="cpu")
+    path = trainer.fit(progress=False)
+    assert trainer.iteration == 2
+    refiner = Refiner.from_checkpoint(path, "cpu")
+    assert refiner.input_size == (64, 64)
+    kp = refiner.keypoints(np.zeros((100, 100, 3), np.uint8), np.array([[10, 10, 50, 80]]))
+    assert kp.shape == (1, 17, 3) and np.isfinite(kp).all()

@@ -156,3 +156,15 @@ def _clips(x: torch.Tensor, clip_length: int) -> torch.Tensor:
 def _clip_tags(maps: torch.Tensor, joints: int, clip_length: int) -> torch.Tensor:
     """Temporal tag maps (N, joints * E, h, w) -> (N / clip_length, clip_length, joints*h*w, E)."""
     return _clips(_flat_tags(maps, joints), clip_length)
+
+
+def joints_mse_loss(outputs: torch.Tensor | list[torch.Tensor], heatmaps: torch.Tensor,
+                    joint_weights: torch.Tensor) -> torch.Tensor:
+    """The single-person (top-down) network's loss, mmpose's JointsMSELoss with target weights: per stack,
+    0.5 * the mean over crops, joints and pixels of (weight * (output - target))^2, summed over stacks.
+
+    outputs: (N, J, h, w) or a list of them (one per stack); heatmaps: (N, J, h, w); joint_weights: (N, J).
+    """
+    stacks = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    w = joint_weights[:, :, None, None]
+    return sum(0.5 * ((o - heatmaps) * w).pow(2).mean() for o in stacks)

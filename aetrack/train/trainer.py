@@ -20,7 +20,7 @@ from aetrack.errors import AetrackError
 from aetrack.model import build_model
 from aetrack.model.checkpoint import Checkpoint, atomic_torch_save, check_state_dict, read_checkpoint, save_checkpoint
 from aetrack.model.inputs import normalize_input
-from aetrack.train.losses import AELoss
+from aetrack.train.losses import AELoss, joints_mse_loss
 
 
 @dataclasses.dataclass
@@ -112,6 +112,11 @@ class Trainer:
                 self.model, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
         self.amp = t.amp and self.device.type == "cuda"
 
+    @property
+    def topdown(self) -> bool:
+        """A single-person network (refinement): trained on person crops with the joints' MSE only."""
+        return self.config.model.arch == "topdown-hourglass"
+
     def _load_weights(self, ckpt: Checkpoint, path: str) -> None:
         check_state_dict(self.model, ckpt.state_dict, path)
         self.model.load_state_dict(ckpt.state_dict)
@@ -132,9 +137,18 @@ class Trainer:
         t = self.config.train
         source = make_source(t, seed=t.seed)
         model = self.config.model
-        dataset = TrainingDataset(source, model.input_size, t, augment=True, seed=t.seed, stride=model.stride,
-                                  extra_strides=model.output_strides)
-        clips = t.batch_size // t.clip_length
+        if self.topdown:
+            from aetrack.data.person_crops import PersonCrops
+
+            dataset = PersonCrops(source, model.input_size, sigma=t.sigma, seed=t.seed)
+            if t.batch_size % dataset.people:
+                raise AetrackError(f"train.batch_size ({t.batch_size}) of a single-person model must be a multiple "
+                                   f"of {dataset.people}, the people cropped from each clip")
+            clips = t.batch_size // dataset.people
+        else:
+            dataset = TrainingDataset(source, model.input_size, t, augment=True, seed=t.seed, stride=model.stride,
+                                      extra_strides=model.output_strides)
+            clips = t.batch_size // t.clip_length
         sampler = None
         if self.dist.world > 1:
             sampler = torch.utils.data.distributed.DistributedSampler(dataset, self.dist.world, self.dist.rank,
@@ -155,13 +169,18 @@ class Trainer:
         x = to_network_input(batch["images"].to(dev, non_blocking=True), self.config.inference.channel_order,
                              self.config.model)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-            out = self.net(x)
+            # every stack of a single-person hourglass is supervised (DDP sees only its forward: the last)
+            out = self.model.forward_stacks(x) if self.topdown and self.net is self.model else self.net(x)
         out = [o.float() for o in out] if isinstance(out, (list, tuple)) else out.float()
-        extra = {s: (batch[f"heatmaps_s{s}"].to(dev), batch[f"masks_s{s}"].to(dev))
-                 for s in self.config.model.output_strides if f"heatmaps_s{s}" in batch}
-        total, parts = self.loss(out, batch["heatmaps"].to(dev), batch["masks"].to(dev),
-                                 batch["joints"].to(dev), clip_length=self.config.train.clip_length,
-                                 joint_weights=batch["joint_weights"].to(dev), extra_targets=extra)
+        if self.topdown:
+            total = joints_mse_loss(out, batch["heatmaps"].to(dev), batch["joint_weights"].to(dev))
+            parts = {"heatmaps": total.detach()}
+        else:
+            extra = {s: (batch[f"heatmaps_s{s}"].to(dev), batch[f"masks_s{s}"].to(dev))
+                     for s in self.config.model.output_strides if f"heatmaps_s{s}" in batch}
+            total, parts = self.loss(out, batch["heatmaps"].to(dev), batch["masks"].to(dev),
+                                     batch["joints"].to(dev), clip_length=self.config.train.clip_length,
+                                     joint_weights=batch["joint_weights"].to(dev), extra_targets=extra)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -198,7 +217,7 @@ class Trainer:
         from aetrack.inference.images import coco_frames
         from aetrack.inference.predictor import Predictor
 
-        path = self.validation_set()
+        path = None if self.topdown else self.validation_set()  # a single-person model needs boxes: not here
         if path is None:
             return {}
         self.model.eval()
