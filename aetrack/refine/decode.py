@@ -42,30 +42,34 @@ def merge_flip(maps: Sequence[np.ndarray]) -> np.ndarray:
     return heatmaps
 
 
-def decode_crop(maps: Sequence[np.ndarray], center, size, *, post_process: str = "default") -> np.ndarray:
+def decode_crop(maps: Sequence[np.ndarray], center, size, *, post_process: str = "default",
+                kernel: int = MODULATION_KERNEL) -> np.ndarray:
     """Keypoints (17, 3) x, y, score in image pixels of one crop's maps (each (17, h, w)); see `decode_crops`."""
     heatmaps = merge_flip(maps)
     if heatmaps.ndim != 3:
         raise AetrackError(f"expected maps of shape (joints, h, w), got {heatmaps.shape}")
     return decode_crops([heatmaps[None]], np.asarray(center, np.float64)[None],
-                        np.asarray(size, np.float64)[None], post_process=post_process)[0]
+                        np.asarray(size, np.float64)[None], post_process=post_process, kernel=kernel)[0]
 
 
 def decode_crops(maps: Sequence[np.ndarray], centers: np.ndarray, sizes: np.ndarray, *,
-                 post_process: str = "default") -> np.ndarray:
+                 post_process: str = "default", kernel: int = MODULATION_KERNEL) -> np.ndarray:
     """Keypoints (P, 17, 3) x, y, score in image pixels of P crops.
 
     maps: `[(P, 17, h, w)]`, or two with flip test (the second as the network gave it for the mirrored crops).
     centers, sizes: (P, 2) each crop's region in image pixels (`box_to_center_scale`). score: the map's maximum.
+    kernel: DARK's Gaussian width (odd), to match the training targets' sigma (11 for sigma 2, 7 for 1.5).
     """
     if post_process not in POST_PROCESS:
         raise AetrackError(f"post_process must be one of {', '.join(POST_PROCESS)}, got {post_process!r}")
+    if kernel < 1 or kernel % 2 == 0:
+        raise AetrackError(f"the modulation kernel must be a positive odd number, got {kernel}")
     heatmaps = merge_flip(maps)
     if heatmaps.ndim != 4 or heatmaps.shape[0] != len(centers):
         raise AetrackError(f"expected maps of shape ({len(centers)}, joints, h, w), got {heatmaps.shape}")
     xy, scores = peaks(heatmaps)
     if post_process == "unbiased":
-        xy = xy + newton_step(np.log(np.maximum(modulate(heatmaps, MODULATION_KERNEL), 1e-10)), xy)
+        xy = xy + newton_step(np.log(np.maximum(modulate(heatmaps, kernel), 1e-10)), xy)
     else:
         xy = xy + quarter_step(heatmaps, xy)
     return np.concatenate([to_image(xy, centers, sizes, heatmaps.shape[-2:]), scores[..., None]], -1)

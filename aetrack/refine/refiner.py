@@ -21,7 +21,8 @@ class RefineConfig:
     """How people are refined.
 
     flip: flip test of the single-person network (mmpose's, with its one-pixel shift).
-    post_process: 'default' (quarter-pixel step) or 'unbiased' (DARK).
+    post_process: 'default' (quarter-pixel step) or 'unbiased' (DARK, with a `kernel`-wide Gaussian: 11 for
+        maps trained with sigma 2, as mmpose's).
     padding: context around a person's box, as the network was trained (mmpose: 1.25).
     box_margin: a box around a person's joints grows this much first: joints stop short of the body's outline
         (the head's top, hands, feet), where the boxes the network was trained on end.
@@ -31,6 +32,7 @@ class RefineConfig:
 
     flip: bool = False
     post_process: str = "default"
+    kernel: int = 11
     padding: float = PADDING
     box_margin: float = 1.2
     min_joints: int = 3
@@ -42,6 +44,8 @@ class RefineConfig:
                                f"got {self.post_process!r}")
         if self.padding <= 0 or self.box_margin <= 0 or self.batch < 1 or self.min_joints < 1:
             raise AetrackError("refine settings: padding, box_margin, batch and min_joints must be positive")
+        if self.kernel < 1 or self.kernel % 2 == 0:
+            raise AetrackError(f"refine kernel must be a positive odd number, got {self.kernel}")
 
 
 class Refiner:
@@ -92,7 +96,8 @@ class Refiner:
         centers, sizes = regions(boxes, self.input_size, self.config.padding)
         inputs = crops(image_bgr, centers, sizes, self.input_size, bgr=True, norm=self.input_norm)
         maps = self.heatmaps(inputs)
-        return decode_crops(maps, centers, sizes, post_process=self.config.post_process).astype(np.float32)
+        return decode_crops(maps, centers, sizes, post_process=self.config.post_process,
+                            kernel=self.config.kernel).astype(np.float32)
 
     def __call__(self, image_bgr: np.ndarray, poses: Poses, track_boxes: np.ndarray | None = None) -> Poses:
         """`poses` (image pixels of `image_bgr`) with each person's joints merged with the single-person network's.
