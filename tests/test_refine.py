@@ -216,22 +216,33 @@ def test_refiner_refuses_a_bottom_up_checkpoint(shared):
 
 
 def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
-    """`aetrack track --refine WEIGHTS` end to end: refined people are tracked and written."""
+    """`aetrack track --refine` (the bundled single-person model) end to end, and `predict --refine WEIGHTS`."""
     import subprocess
     import sys
 
-    video = Path(__file__).resolve().parents[1] / "videos" / "sample.mp4"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-m", "aetrack.cli.main", "track", str(video), "--refine",
-                          str(small_refiner_path), "--out", str(tmp_path), "--max-frames", "3", "--quiet"],
-                         capture_output=True, text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
+
+    def aetrack(*args):
+        return subprocess.run([sys.executable, "-m", "aetrack.cli.main", *map(str, args)], capture_output=True,
+                              text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
+
+    video = Path(__file__).resolve().parents[1] / "videos" / "sample.mp4"
+    run = aetrack("track", video, "--refine", "--out", tmp_path, "--max-frames", "3", "--quiet")
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert "refine" in run.stderr  # its own stage in the timing summary
     lines = (tmp_path / "sample.jsonl").read_text().splitlines()
     assert [json.loads(ln)["frame"] for ln in lines] == [0, 1, 2]
-    bad = subprocess.run([sys.executable, "-m", "aetrack.cli.main", "track", str(video), "--refine",
-                          str(tmp_path / "missing.pth"), "--out", str(tmp_path)], capture_output=True, text=True,
-                         timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert any(json.loads(ln)["people"] for ln in lines)
+
+    frame = tmp_path / "frame.png"
+    ok, image = cv2.VideoCapture(str(video)).read()
+    assert ok and cv2.imwrite(str(frame), image)
+    run = aetrack("predict", frame, "--out", tmp_path / "r.json", "--refine", small_refiner_path, "--flip",
+                  "--refine-decoding", "unbiased", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "r.json").read_text())
+
+    bad = aetrack("track", video, "--refine", tmp_path / "missing.pth", "--out", tmp_path)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--refine" in bad.stderr
 
 
