@@ -149,13 +149,15 @@ def _poses(keypoints: np.ndarray) -> Poses:
                  np.full((p, 2), 7, np.float32))
 
 
-def test_merge_poses_keeps_tags_and_rescores():
+def test_merge_poses_keeps_tags_and_scores():
     kp = np.zeros((2, NUM_JOINTS, 3), np.float32)
     kp[:, :, 2] = 0.5
     single = kp.copy()
     single[:, :, 2] = 1.0
+    assert np.allclose(merge_poses(_poses(kp), single, np.array([True, False]), rescore=True).scores, [0.75, 0.5])
     out = merge_poses(_poses(kp), single, np.array([True, False]))
-    assert np.allclose(out.scores, [0.75, 0.5]) and np.allclose(out.keypoints[1], kp[1])
+    assert np.allclose(out.scores, [0.5, 0.5]) and np.allclose(out.keypoints[0, :, 2], 0.75)
+    assert np.allclose(out.keypoints[1], kp[1])
     assert np.allclose(out.tags[:, 0], [0, 1]) and np.allclose(out.temporal, 7) and out.joint_tags.shape == (2, 17, 1)
 
 

@@ -22,13 +22,16 @@ def merge_keypoints(multi: np.ndarray, single: np.ndarray) -> np.ndarray:
     return np.concatenate([xy, total / 2], -1).astype(np.float32)
 
 
-def merge_poses(poses: Poses, single: np.ndarray, refined: np.ndarray | None = None) -> Poses:
+def merge_poses(poses: Poses, single: np.ndarray, refined: np.ndarray | None = None, *,
+                rescore: bool = False) -> Poses:
     """`poses` with the keypoints of the people `refined` (P,) bool (all by default) merged with `single`
-    (P, 17, 3); their score becomes the mean joint score again. Tags, joint tags and temporal tags are kept."""
+    (P, 17, 3). Person scores stay the decoder's unless `rescore` (then: the mean merged joint score); tags,
+    joint tags and temporal tags are kept."""
     refined = np.ones(len(poses), bool) if refined is None else np.asarray(refined, bool)
     keypoints = poses.keypoints.copy()
     scores = poses.scores.copy()
     if refined.any():
         keypoints[refined] = merge_keypoints(poses.keypoints[refined], single[refined])
-        scores[refined] = keypoints[refined, :, 2].mean(1)
+        if rescore:
+            scores[refined] = keypoints[refined, :, 2].mean(1)
     return replace(poses, keypoints=keypoints.astype(np.float32), scores=scores.astype(np.float32))

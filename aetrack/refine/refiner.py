@@ -27,6 +27,8 @@ class RefineConfig:
     box_margin: a box around a person's joints grows this much first: joints stop short of the body's outline
         (the head's top, hands, feet), where the boxes the network was trained on end.
     min_joints: people with fewer found joints (and no track box to go by) are left as they are.
+    rescore: a refined person's score becomes its mean merged joint score; off, the decoder's score stays (the
+        single-person network sees someone in almost any crop, so its scores rank false people poorly).
     batch: people per network call.
     """
 
@@ -36,6 +38,7 @@ class RefineConfig:
     padding: float = PADDING
     box_margin: float = 1.2
     min_joints: int = 3
+    rescore: bool = False
     batch: int = 32
 
     def __post_init__(self) -> None:
@@ -113,7 +116,7 @@ class Refiner:
         single = np.zeros_like(poses.keypoints, dtype=np.float32)
         if chosen.any():
             single[chosen] = self.keypoints(image_bgr, boxes[chosen])
-        return merge_poses(poses, single, chosen)
+        return merge_poses(poses, single, chosen, rescore=self.config.rescore)
 
 
 def _heatmaps(output: torch.Tensor | list | tuple) -> torch.Tensor:
