@@ -10,12 +10,14 @@ from torch import nn
 
 
 class ConvBn(nn.Module):
-    """Convolution with 'same' padding, then batch norm and ReLU; with `bn=False` a biased convolution alone."""
+    """Convolution with 'same' padding, then batch norm and ReLU; with `bn=False` a biased convolution alone.
+    `bias` (default: only without batch norm, as mmpose) overrides that: the authors' hourglass keeps it."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, bn: bool = True,
-                 relu: bool = True) -> None:
+                 relu: bool = True, bias: bool | None = None) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not bn)
+        bias = not bn if bias is None else bias
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=bias)
         self.bn = nn.BatchNorm2d(cout) if bn else None
         self.relu = nn.ReLU() if relu else None
 
@@ -26,6 +28,19 @@ class ConvBn(nn.Module):
         if self.relu is not None:
             x = self.relu(x)
         return x
+
+
+def stack_predictions(x: torch.Tensor, blocks: nn.ModuleList, outs: nn.ModuleList, remap_preds: nn.ModuleList,
+                      remap_features: nn.ModuleList) -> list[torch.Tensor]:
+    """The stacked hourglass's loop (intermediate supervision): each stack's block gives features and `outs` a
+    prediction; both, remapped by 1x1 convolutions, are added to the next stack's input. One prediction per stack."""
+    preds = []
+    for i, (block, out) in enumerate(zip(blocks, outs)):
+        feature = block(x)
+        preds.append(out(feature))
+        if i < len(remap_preds):
+            x = x + remap_preds[i](preds[-1]) + remap_features[i](feature)
+    return preds
 
 
 def projection(cin: int, cout: int, stride: int = 1) -> nn.Sequential | None:

@@ -10,25 +10,15 @@ import torch
 from torch import nn
 
 from aetrack.config import ModelConfig
+from aetrack.model.blocks import ConvBn, stack_predictions
 
 
-class Conv(nn.Module):
-    """Convolution with 'same' padding, optional batch norm and ReLU."""
+class Conv(ConvBn):
+    """The reference's convolution: 'same' padding, always a bias, optional batch norm, ReLU unless told not to."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, bn: bool = False,
                  relu: bool = True) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=True)
-        self.bn = nn.BatchNorm2d(cout) if bn else None
-        self.relu = nn.ReLU() if relu else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        if self.relu is not None:
-            x = self.relu(x)
-        return x
+        super().__init__(cin, cout, kernel, stride, bn=bn, relu=relu, bias=True)
 
 
 class Merge(nn.Module):
@@ -89,11 +79,6 @@ class StackedHourglass(nn.Module):
         self.merge_preds = nn.ModuleList(Merge(cout, width) for _ in range(config.stacks - 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.pre(images)
-        preds = []
-        for i, (feature_block, out) in enumerate(zip(self.features, self.outs)):
-            feature = feature_block(x)
-            preds.append(out(feature))
-            if i < len(self.merge_preds):
-                x = x + self.merge_preds[i](preds[-1]) + self.merge_features[i](feature)
+        preds = stack_predictions(self.pre(images), self.features, self.outs, self.merge_preds,
+                                  self.merge_features)
         return torch.stack(preds, 1)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from aetrack.config import ModelConfig
-from aetrack.model.blocks import BasicBlock, ConvBn, res_layer
+from aetrack.model.blocks import BasicBlock, ConvBn, res_layer, stack_predictions
 
 
 class AEHourglassLevel(nn.Module):
@@ -51,14 +51,8 @@ class HourglassAEBackbone(nn.Module):
             ConvBn(width, width, 1, relu=False) for _ in range(config.stacks - 1))
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(images)
-        preds = []
-        for i, (hourglass, out) in enumerate(zip(self.hourglass_modules, self.out_convs)):
-            feature = hourglass(x)
-            preds.append(out(feature))
-            if i < len(self.remap_out_convs):
-                x = x + self.remap_out_convs[i](preds[-1]) + self.remap_feature_convs[i](feature)
-        return preds
+        return stack_predictions(self.stem(images), self.hourglass_modules, self.out_convs, self.remap_out_convs,
+                                 self.remap_feature_convs)
 
 
 class HourglassAE(nn.Module):
