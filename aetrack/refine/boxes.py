@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aetrack.track.kalman import keypoint_boxes as corner_boxes  # x1, y1, x2, y2 around found joints
+
 PADDING = 1.25  # context around the box, as mmpose's top-down test path
 
 
@@ -39,8 +41,8 @@ def keypoint_boxes(keypoints: np.ndarray, margin: float = 1.0, min_size: float =
     kp = np.asarray(keypoints, np.float64).reshape(len(keypoints), -1, 3)
     found = kp[:, :, 2] > 0
     any_found = found.any(1)[:, None]
-    lo = np.where(any_found, np.where(found[..., None], kp[:, :, :2], np.inf).min(1), 0.0)
-    hi = np.where(any_found, np.where(found[..., None], kp[:, :, :2], -np.inf).max(1), 0.0)
+    corners = corner_boxes(kp[:, :, :2], found)
+    lo, hi = corners[:, :2], corners[:, 2:]
     center = (lo + hi) / 2
     size = np.where(any_found, np.maximum((hi - lo) * margin, min_size), 0.0)
     return np.concatenate([center - size / 2, size], 1).astype(np.float32)
