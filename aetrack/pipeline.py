@@ -25,7 +25,7 @@ from aetrack.errors import AetrackError
 from aetrack.inference.predictor import Predictor
 from aetrack.io.sources import Frame, FrameSource
 from aetrack.poses import Poses
-from aetrack.refine import Refiner, extrapolate_boxes
+from aetrack.refine import Refiner
 from aetrack.track import Tracker, Tracks
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 class PoseTracker:
-    """Frames in, tracked people out. Keeps only the tracker's state (and the last two frames' tracks, whose
-    motion places the crops of the optional `refiner`) between calls."""
+    """Frames in, tracked people out. Keeps only the tracker's state between calls; the optional `refiner` joins
+    each person's crop with the box the tracker predicts for the track it overlaps."""
 
     def __init__(self, predictor: Predictor, tracker: TrackerConfig | None = None,
                  refiner: Refiner | None = None) -> None:
@@ -89,7 +89,6 @@ class PoseTracker:
         self.tracker = Tracker(tracker or predictor.config.tracker)
         self.refiner = refiner
         self.timer = StageTimer()
-        self._recent: list[Tracks] = []
 
     @classmethod
     def from_checkpoint(cls, weights: str | Path, config: Config | None = None, device: str = "auto",
@@ -116,24 +115,13 @@ class PoseTracker:
         results = []
         for frame, image, poses in zip(frames, images, people):
             if self.refiner is not None:
-                poses = self.refiner(image, poses, self._expected_boxes(frame.index))
+                _, boxes = self.tracker.predicted_boxes(frame.index)
+                poses = self.refiner(image, poses, boxes)
                 t = self.timer.add("refine", t)
             tracks = self.tracker.update(poses, frame.index, frame.time)
-            self._recent = (self._recent + [tracks])[-2:]
             results.append(FrameResult(frame.index, frame.time, poses, tracks))
             t = self.timer.add("track", t)
         return results
-
-    def _expected_boxes(self, frame_index: int) -> np.ndarray | None:
-        """Boxes (T, 4) x1, y1, x2, y2 where the last frame's tracks should be in this frame (constant motion)."""
-        if not self._recent:
-            return None
-        last = self._recent[-1]
-        if len(self._recent) < 2:
-            return last.boxes
-        before = self._recent[0]
-        steps = (frame_index - last.frame_index) / max(last.frame_index - before.frame_index, 1)
-        return extrapolate_boxes(last.boxes, last.ids, before.boxes, before.ids, steps)
 
     def run(self, frames: Iterable[Frame], batch: int = 8) -> Iterator[FrameResult]:
         """Track a stream of frames, `batch` frames through the network at a time."""

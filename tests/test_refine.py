@@ -13,7 +13,7 @@ import torch
 from aetrack.errors import AetrackError
 from aetrack.poses import Poses
 from aetrack.refine import (RefineConfig, Refiner, box_to_center_scale, crop, crop_transform, decode_crop, decode_crops,
-                            extrapolate_boxes, keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
+                            keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
 from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
@@ -168,12 +168,6 @@ def test_person_boxes_join_the_track_box_they_overlap():
     boxes, joined = person_boxes(kp, 1.0, np.array([[100, 100, 120, 180]]))
     assert joined.tolist() == [True, False]
     assert np.allclose(boxes[0], [100, 100, 20, 80]) and np.allclose(boxes[1], [400, 400, 20, 40])
-
-
-def test_extrapolate_boxes_by_track_id():
-    moved = extrapolate_boxes(np.array([[10, 10, 20, 20], [0, 0, 5, 5]]), np.array([3, 4]),
-                              np.array([[8, 10, 18, 20]]), np.array([3]), steps=2)
-    assert np.allclose(moved, [[14, 10, 24, 20], [0, 0, 5, 5]])
 
 
 @pytest.fixture(scope="module")

@@ -362,6 +362,44 @@ def test_smoothing_reports_filtered_keypoints_closer_to_the_truth():
     assert np.mean(errors["smooth"]) < 0.8 * np.mean(errors["raw"])
 
 
+def test_predicted_boxes_leave_the_tracking_as_it_was():
+    rng = np.random.default_rng(7)
+    walkers = [Walker(tuple(rng.uniform(0, 800, 2)), tuple(rng.uniform(-5, 5, 2)), tag=tuple(rng.normal(0, 2, 2)),
+                      visible=set(np.flatnonzero(rng.random(50) > 0.2).tolist())) for _ in range(6)]
+    frames = make_frames(walkers, 50, clutter=0.3)
+    plain, asked = Tracker(), Tracker()
+    assert [len(a) for a in asked.predicted_boxes(0)] == [0, 0]  # nothing to predict before the first frame
+    for t, (poses, _) in enumerate(frames):
+        for ahead in (t, t + 2):
+            ids, boxes = asked.predicted_boxes(ahead)
+            assert boxes.shape == (len(ids), 4) and boxes.dtype == np.float32 and (ids >= 1).all()
+        a, b = plain.update(poses, t), asked.update(poses, t)
+        for name in ("ids", "keypoints", "detection_index", "embeddings", "hits", "boxes"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    with pytest.raises(AetrackError, match="cannot predict"):
+        asked.predicted_boxes(10)
+
+
+def test_predicted_box_follows_constant_velocity():
+    walker = Walker((100.0, 100.0), (6.0, 2.0))
+    frames = make_frames([walker], 21, missing=0.0)
+    tracker = Tracker()
+    for t, (poses, _) in enumerate(frames[:20]):
+        tracker.update(poses, t)
+    ids, boxes = tracker.predicted_boxes(20)
+    assert ids.tolist() == [1]
+
+    def centre(xy: np.ndarray) -> np.ndarray:
+        return (xy.min(0) + xy.max(0)) / 2
+
+    truth = centre(TEMPLATE * walker.height + walker.position(20))
+    last_seen = centre(frames[19][0].keypoints[0, :, :2])
+    error = np.linalg.norm((boxes[0, :2] + boxes[0, 2:]) / 2 - truth)
+    assert error < 2.0 and error < 0.5 * np.linalg.norm(last_seen - truth)
+    three_ahead = tracker.predicted_boxes(22)[1][0]
+    np.testing.assert_allclose(three_ahead - boxes[0], [12, 4, 12, 4], atol=1.0)  # two more frames of motion
+
+
 def test_reported_record_fields():
     walkers = [Walker((100.0, 100.0), (2.0, 0.0), tag=(1.0, 2.0))]
     tracker = Tracker()

@@ -48,18 +48,6 @@ def keypoint_boxes(keypoints: np.ndarray, margin: float = 1.0, min_size: float =
     return np.concatenate([center - size / 2, size], 1).astype(np.float32)
 
 
-def extrapolate_boxes(boxes: np.ndarray, ids: np.ndarray, earlier_boxes: np.ndarray, earlier_ids: np.ndarray,
-                      steps: float = 1.0) -> np.ndarray:
-    """Boxes (T, 4) x1, y1, x2, y2 of tracks `ids` (T,) moved on `steps` frames at the velocity since the tracks'
-    `earlier_boxes` (frames ago: 1); a track without an earlier box (or id <= 0) stays where it is."""
-    out = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
-    earlier = {int(i): b for i, b in zip(earlier_ids, np.asarray(earlier_boxes, np.float64).reshape(-1, 4)) if i > 0}
-    for row, i in enumerate(ids):
-        if int(i) > 0 and int(i) in earlier:
-            out[row] += (out[row] - earlier[int(i)]) * steps
-    return out
-
-
 def person_boxes(keypoints: np.ndarray, margin: float = 1.0, track_boxes: np.ndarray | None = None,
                  min_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """The box (P, 4) x, y, w, h to refine each person in, and whether a track box joined it (P,) bool.

@@ -66,8 +66,15 @@ class KeypointFilter:
 
     def predict(self, steps: int = 1) -> None:
         """Move the state `steps` frames ahead."""
-        f = self._steady if steps == 1 else transition(steps)
-        self._kf.predict(F=f, Q=process_noise(steps, self.size, self.config))
+        self._kf.predict(F=self._transition(steps), Q=process_noise(steps, self.size, self.config))
+
+    def predicted_keypoints(self, steps: int = 1) -> np.ndarray:
+        """Where `predict(steps)` would put the joints (17, 3), as `keypoints`, leaving the state as it is."""
+        xy = (self._transition(steps) @ self._kf.x)[:_J]  # filterpy's predicted mean, on a new array
+        return np.concatenate([xy, self.known[:, None].astype(np.float64)], axis=1)
+
+    def _transition(self, steps: int) -> np.ndarray:
+        return self._steady if steps == 1 else transition(steps)
 
     def update(self, keypoints: np.ndarray) -> None:
         """Correct with the observed joints (score > 0) of (17, 3) keypoints in pixels."""

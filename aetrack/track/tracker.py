@@ -58,6 +58,22 @@ class Tracker:
         self._tracks = [t for t in self._tracks if t.state is not TrackState.REMOVED]
         return self._report(poses, frame_index, time)
 
+    def predicted_boxes(self, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the confirmed tracks (tracked and lost) should be in frame `frame_index`, by their Kalman
+        prediction; the tracker is left as it was, so this may come before that frame's `update`.
+
+        Returns ids (T,) int64 and boxes (T, 4) float32 x1, y1, x2, y2 around the joints each track has seen,
+        in the pixels of the `Poses` given to `update`; none before the first update.
+        """
+        live = [t for t in self._tracks if t.confirmed]
+        if not live:
+            return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
+        if frame_index < self._last_frame:
+            raise AetrackError(f"tracker: cannot predict frame {frame_index}, earlier than {self._last_frame}")
+        keypoints = np.stack([t.filter.predicted_keypoints(frame_index - self._last_frame) for t in live])
+        boxes = keypoint_boxes(keypoints[..., :2], keypoints[..., 2] > 0)
+        return np.array([t.id for t in live], np.int64), boxes.astype(np.float32)
+
     def _advance(self, frame_index: int) -> int:
         """Frames elapsed since the previous update (1 on the first)."""
         last = self._last_frame
