@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,8 @@ from scipy.optimize import linear_sum_assignment
 from aetrack.config import InferenceConfig
 from aetrack.decode import decode, decode_batch, parse_mmpose, parse_reference, tags_at, temporal_tags
 from aetrack.decode.assignment import munkres_assignment
-from aetrack.decode.candidates import find_candidates, nms_keep, nms_keep_torch
-from aetrack.decode.grouping import REFERENCE, _People
+from aetrack.decode.candidates import Candidates, find_candidates, nms_keep, nms_keep_torch, sparse_flatnonzero
+from aetrack.decode.grouping import REFERENCE, GroupingParams, _People, group
 from aetrack.decode.refine import best_pixels, numpy_mean, person_tags
 from aetrack.errors import AetrackError
 
@@ -166,16 +167,28 @@ def test_nms_keeps_exactly_the_local_maxima(shape: tuple[int, int, int]) -> None
         assert np.array_equal(nms_keep_torch(torch.from_numpy(det), kernel).numpy(), expected)
 
 
+@pytest.mark.parametrize("shape", [(J, 24, 20), (3, 9, 1), (3, 9, 2), (2, 1, 9), (4, 6, 5)])
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
 @pytest.mark.parametrize("above", [0.01, 0.5])  # few pixels above the threshold, or many: two code paths
-def test_candidates_are_the_maxima_above_threshold(above: float) -> None:
+def test_candidates_are_the_maxima_above_threshold(above: float, kernel: int, shape: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(1)
-    det = np.round(rng.random((J, 24, 20)) * 64).astype(np.float32) / 64
+    det = np.round(rng.random(shape) * 64).astype(np.float32) / 64  # plateaus and ties
     det[det < 1 - above] = 0
-    tag = rng.normal(0, 1, (J, 24, 20, 1)).astype(np.float32)
-    cand = find_candidates(det, tag, k=1000, threshold=0.1)
-    expected = np.flatnonzero(nms_keep(det, 3) & (det > 0.1))
-    got = np.sort(np.repeat(np.arange(J), np.diff(cand.starts)) * 480 + cand.flat)
+    tag = rng.normal(0, 1, (*shape, 1)).astype(np.float32)
+    cand = find_candidates(det, tag, k=1000, threshold=0.1, kernel=kernel)
+    expected = np.flatnonzero(nms_keep(det, kernel) & (det > 0.1))
+    got = np.sort(np.repeat(np.arange(shape[0]), np.diff(cand.starts)) * (shape[1] * shape[2]) + cand.flat)
     assert np.array_equal(got, expected)
+
+
+def test_sparse_flatnonzero_equals_flatnonzero() -> None:
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 8, 9, 64, 1001):
+        for density in (0.0, 0.01, 0.5, 1.0):
+            mask = rng.random(n) < density
+            assert np.array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
+    mask = rng.random((5, 13)) < 0.1
+    assert np.array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
 
 
 def test_candidates_are_top_k_maxima_above_threshold() -> None:
@@ -314,6 +327,26 @@ def test_best_pixels_equals_argmax_of_the_whole_map(dim: int) -> None:
     assert np.array_equal(got, expected)
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_best_pixels_near_tag_filter_equals_argmax_of_the_whole_map(dim: int) -> None:
+    """The near-tag filter (tags of two or more dimensions) where its bound must hold exactly: distances on
+    rounding boundaries (tags on a 1/8 grid, means on a 1/4 grid), heatmaps spanning several units (pixels several
+    rounding levels away can win), -inf heatmap values, a nan tag, and mean tags too large for the bound."""
+    rng = np.random.default_rng(dim)
+    for i in range(24):
+        det = (np.round(rng.random((J, 16, 24)) * 16) / 16 * rng.choice([1, 3, 10])).astype(np.float32)
+        det[rng.random(det.shape) < 0.01] = -np.inf
+        tag = (np.round(rng.normal(0, 3, (J, 16, 24, dim)) * 8) / 8).astype(np.float32)
+        if i % 4 == 0:
+            tag[rng.integers(J), 3, 5, rng.integers(dim)] = np.nan
+        joint = rng.integers(0, J, 200)
+        prev = np.round(rng.normal(0, 3, (200, dim)) * 4) / 4
+        prev[::7] = 40.0
+        prev[::13] *= 1e13
+        prev = prev.astype(np.float32)
+        assert np.array_equal(best_pixels(det, tag, joint, prev), _argmax_of_whole_maps(det, tag, joint, prev))
+
+
 def _argmax_of_whole_maps(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray) -> np.ndarray:
     diff = tag[joint] - prev[:, None, None, :]
     dist = np.sqrt(np.add.reduce(diff * diff, axis=-1))
@@ -343,6 +376,37 @@ def test_best_pixels_exact_on_odd_maps(seed: int) -> None:
         prev[::4] = rng.normal(0, 3 * scale, (len(prev[::4]), dim))   # far from most tags
         prev = np.where(np.isfinite(prev), prev, 0).astype(np.float32)
         assert np.array_equal(best_pixels(det, tag, joint, prev), _argmax_of_whole_maps(det, tag, joint, prev))
+
+
+def _random_candidates(rng: np.random.Generator, dim: int, people: int) -> Candidates:
+    """Candidates of joints with 0 to people + 3 candidates each (some below the detection threshold), tags near
+    random people's (a wide spread: some too far to match), all first tag values distinct."""
+    per_joint = rng.integers(0, people + 4, J)
+    starts = np.concatenate(([0], np.cumsum(per_joint)))
+    n = int(starts[-1])
+    centers = rng.uniform(-6, 6, (people, dim))
+    tags = (centers[rng.integers(0, people, n)] + rng.normal(0, rng.choice([0.05, 0.6]), (n, dim)))
+    val = np.concatenate([np.sort(rng.uniform(0.05, 1, c))[::-1] for c in per_joint])
+    xy = rng.integers(0, 64, (n, 2)).astype(np.float32)
+    return Candidates(xy, val.astype(np.float32), tags.astype(np.float32), (xy[:, 1] * 64 + xy[:, 0]).astype(np.int64),
+                      starts.astype(np.int64))
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_grouping_a_joint_at_once_equals_one_candidate_at_a_time(dim: int) -> None:
+    """People keyed by index with D > 1 take each joint at once, in numpy; people keyed by first tag value go
+    candidate by candidate. With distinct first tag values the keys never collide: the same people, bit for bit."""
+    rng = np.random.default_rng(dim)
+    settings = [GroupingParams(keys="index", solver="scipy", match_first_only=False),
+                GroupingParams(keys="index"), GroupingParams(keys="index", distance="l2", tag_threshold=2.0),
+                GroupingParams(keys="index", max_people=4, ignore_too_much=True),
+                GroupingParams(keys="index", solver="scipy", use_detection_value=False, max_people=6)]
+    for _ in range(30):
+        cand = _random_candidates(rng, dim, int(rng.integers(1, 12)))
+        assert len(np.unique(cand.tags[:, 0])) == len(cand.tags)
+        for params in settings:
+            at_once = group(cand, params, J)
+            assert np.array_equal(at_once, group(cand, replace(params, keys="first_tag"), J))
 
 
 @pytest.mark.parametrize("dim", [1, 2])

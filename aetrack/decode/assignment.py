@@ -19,8 +19,10 @@ _NATIVE_MIN_CELLS = 16  # the reference solver's switch from its Python to its C
 
 def scipy_assignment(cost: np.ndarray) -> np.ndarray:
     """(n,) column of each row of cost (n, m), -1 for rows left over when n > m."""
-    col = np.full(cost.shape[0], -1, np.int64)
     rows, cols = linear_sum_assignment(cost)
+    if len(rows) == len(cost):  # every row assigned: rows are 0 .. n - 1
+        return cols.astype(np.int64, copy=False)
+    col = np.full(cost.shape[0], -1, np.int64)
     col[rows] = cols
     return col
 

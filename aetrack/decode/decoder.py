@@ -9,8 +9,6 @@ refinement on a GPU, the filled joints) come back to the CPU.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 
@@ -91,8 +89,9 @@ def tags_at(maps: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     p_count = len(keypoints)
     out = np.zeros((p_count, j_count, e), np.float32)
     p_idx, j_idx = np.nonzero(keypoints[:, :, 2] > 0)
-    x = np.clip(np.floor(keypoints[p_idx, j_idx, 0]).astype(np.int64), 0, w - 1)
-    y = np.clip(np.floor(keypoints[p_idx, j_idx, 1]).astype(np.int64), 0, h - 1)
+    # np.minimum / np.maximum: np.clip costs several times more per call
+    x = np.minimum(np.maximum(np.floor(keypoints[p_idx, j_idx, 0]).astype(np.int64), 0), w - 1)
+    y = np.minimum(np.maximum(np.floor(keypoints[p_idx, j_idx, 1]).astype(np.int64), 0), h - 1)
     out[p_idx, j_idx] = maps[j_idx, y, x]
     return out
 
@@ -131,7 +130,7 @@ def _place(cand: Candidates, det: np.ndarray, adjust: bool) -> Candidates:
         j = np.repeat(np.arange(len(cand.starts) - 1), np.diff(cand.starts))
         dx, dy = quarter_offsets(det, j, cand.xy[:, 0].astype(np.int64), cand.xy[:, 1].astype(np.int64))
         xy = xy + np.stack([dx, dy], axis=1).astype(np.float32)
-    return replace(cand, xy=xy)
+    return Candidates(xy, cand.val, cand.tags, cand.flat, cand.starts)
 
 
 def _quarter_torch(det: torch.Tensor, ind: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

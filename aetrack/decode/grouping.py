@@ -4,6 +4,8 @@ One implementation serves the reference's faithful mode, mmpose's and ours; `Gro
 Joints are taken in `order`; each joint's candidates are matched to the people found so far with a
 minimum-cost assignment on cost = round(tag distance) * 100 - heatmap value (or the distance alone), a match
 further than `tag_threshold` starts a new person, and so does every candidate left without a person.
+People keyed by index with tags of two or more dimensions (our decoder) take each joint at once, in numpy
+(`_group_by_index`); the other modes go candidate by candidate (`_People`); both give the same people, bit for bit.
 """
 from __future__ import annotations
 
@@ -140,16 +142,35 @@ def tag_distance(tags: np.ndarray, means: np.ndarray, kind: str) -> np.ndarray:
     """(n, P) float64 distance between tags (n, D) float64 and means (P, D): "rms" or "l2"."""
     if tags.shape[1] == 1:  # sqrt of a square is exactly the absolute value
         return np.abs(tags - means[:, 0])
-    diff = tags[:, None, :] - means[None, :, :]
-    sq = sum_last(diff * diff)
+    if tags.shape[1] >= 8:
+        diff = tags[:, None, :] - means[None, :, :]
+        sq = sum_last(diff * diff)
+        if kind == "rms":
+            sq /= tags.shape[1]
+        return np.sqrt(sq, out=sq)
+    return _distance_to_columns(tags, means.T.astype(np.float64), kind)
+
+
+def _distance_to_columns(tags: np.ndarray, columns: np.ndarray, kind: str) -> np.ndarray:
+    """tag_distance for 2 <= D < 8 from the means as float64 columns (D, P): one (n, P) plane per dimension,
+    summed in order (what sum_last does), without 3-D broadcasting."""
+    d = tags.shape[1]
+    sq = tags[:, 0:1] - columns[0]
+    sq *= sq
+    for k in range(1, d):
+        term = tags[:, k:k + 1] - columns[k]
+        term *= term
+        sq += term
     if kind == "rms":
-        sq /= tags.shape[1]
+        sq /= d
     return np.sqrt(sq, out=sq)
 
 
 def group(cand: Candidates, params: GroupingParams, joints: int) -> np.ndarray:
     """People (P, joints, 3 + D) float32 (x, y, value, tags; zeros for joints not found), in creation order."""
     dim = cand.tags.shape[1]
+    if params.keys == "index" and 2 <= dim < 8:
+        return _group_by_index(cand, params, joints)
     tags = cand.tags.tolist()
     val = cand.val.tolist()
     tags64 = cand.tags.astype(np.float64)
@@ -182,6 +203,62 @@ def group(cand: Candidates, params: GroupingParams, joints: int) -> np.ndarray:
     return people.array(np.concatenate([cand.xy, cand.val[:, None], cand.tags], axis=1))
 
 
+def _group_by_index(cand: Candidates, params: GroupingParams, joints: int) -> np.ndarray:
+    """group() for people keyed by index, 2 <= D < 8: a joint's matches go to distinct people and the people it
+    starts come after them all, so the joint is applied at once. Tag sums and counts in float32 (the counts are
+    exact), means as their float32 quotient: `_People`'s means bit for bit (a float64 quotient rounded to float32
+    is the same number), kept as float64 columns (D, P) ready for the distances."""
+    dim = cand.tags.shape[1]
+    tags64 = cand.tags.astype(np.float64)
+    val64 = cand.val.astype(np.float64)
+    above = np.concatenate(([0], np.cumsum(cand.val > params.detection_threshold))).tolist()
+    starts = cand.starts.tolist()
+    capacity = max(above[-1], 1)
+    counted = np.concatenate([cand.tags, np.ones((len(cand.tags), 1), np.float32)], axis=1)  # (tag, 1)
+    totals = np.zeros((capacity, dim + 1), np.float32)  # each person's tag sum and count
+    columns = np.zeros((dim, capacity))
+    people, spans = [], []  # the person of each joint's candidates, and the joint and rows lo:hi
+    count = 0
+    for j in params.order:
+        lo = starts[j]
+        hi = lo + above[starts[j + 1]] - above[lo]
+        if hi == lo:
+            continue
+        if count == 0:
+            target = np.arange(hi - lo)
+            count = hi - lo
+        else:
+            p = min(count, params.max_people) if params.match_first_only else count
+            if params.ignore_too_much and p == params.max_people:
+                continue
+            if (hi - lo) * p <= _SMALL and params.solver == "munkres":
+                col, matched = _match_small(cand.val[lo:hi].tolist(), cand.tags[lo:hi].tolist(),
+                                            columns[:, :p].T.tolist(), params)
+                col, matched = np.array(col, np.int64), np.array(matched, bool)
+            else:
+                col, matched = _assign(_distance_to_columns(tags64[lo:hi], columns[:, :p], params.distance),
+                                       val64[lo:hi], params)
+            target = col
+            if not matched.all():
+                target = np.cumsum(~matched) + (count - 1)
+                count = int(target[-1]) + 1
+                target[matched] = col[matched]
+        people.append(target)
+        spans.append((j, lo, hi))
+        sums = totals[target]
+        sums += counted[lo:hi]  # a new person's: its tag, and 1
+        totals[target] = sums
+        columns[:, target] = (sums[:, :dim] / sums[:, dim:]).T
+    out = np.zeros((count, joints, 3 + dim), np.float32)
+    if people:
+        j, lo, hi = np.array(spans).T
+        n = hi - lo
+        rows = np.arange(n.sum()) + np.repeat(lo - (np.cumsum(n) - n), n)
+        table = np.concatenate([cand.xy, cand.val[:, None], cand.tags], axis=1)
+        out.reshape(-1, 3 + dim)[np.concatenate(people) * joints + np.repeat(j, n)] = table[rows]
+    return out
+
+
 def _new_person(people: _People, keys: dict[float, int] | None, j: int, row: int, tag: Sequence[float]) -> None:
     """A candidate no one took starts a person. Keyed by first tag value (the reference's dict.setdefault): an
     existing key gets joint j overwritten and its tag list restarted instead."""
@@ -199,22 +276,31 @@ def _match(val: np.ndarray, tags: np.ndarray, means: np.ndarray,
 
     val (n,) and tags (n, D) float64, means (P, D) float32.
     """
-    n, p = len(val), len(means)
-    dist = tag_distance(tags, means, params.distance)
-    # the reference's solver needs columns >= rows: dummy columns at a huge cost take the leftover candidates
-    pad = params.solver == "munkres" and n > p
-    full = np.full((n, n), _PAD_COST) if pad else np.empty((n, p))
-    cost = full[:, :p]
+    col, matched = _assign(tag_distance(tags, means, params.distance), val, params)
+    return col.tolist(), matched.tolist()
+
+
+def _assign(dist: np.ndarray, val: np.ndarray, params: GroupingParams) -> tuple[np.ndarray, np.ndarray]:
+    """_match from the distances (n, P) float64: column (n,) (-1: none) and whether the match stands (n,)."""
+    n, p = dist.shape
+    if params.solver == "munkres" and n > p:
+        # the reference's solver needs columns >= rows: dummy columns at a huge cost take the leftover candidates
+        full = np.full((n, n), _PAD_COST)
+        cost = full[:, :p]
+        if params.use_detection_value:
+            np.rint(dist, out=cost)
+        else:
+            cost[:] = dist
+    else:
+        full = cost = np.rint(dist) if params.use_detection_value else dist.copy()
     if params.use_detection_value:
-        np.rint(dist, out=cost)
         cost *= 100
         cost -= val[:, None]
-    else:
-        cost[:] = dist
     col = munkres_assignment(full) if params.solver == "munkres" else scipy_assignment(full)
-    at = dist[np.arange(n), np.minimum(col, p - 1)].tolist()  # col -1 (no person) reads any column
-    cols = col.tolist()
-    return cols, [0 <= c < p and d < params.tag_threshold for c, d in zip(cols, at)]
+    if n <= p:  # every candidate has a person
+        return col, dist[np.arange(n), col] < params.tag_threshold
+    at = dist[np.arange(n), np.minimum(col, p - 1)]  # col -1 (no person) reads any column
+    return col, (col >= 0) & (col < p) & (at < params.tag_threshold)
 
 
 def _match_small(val: list[float], tags: list[list[float]], means: list[list[float]],

@@ -2,11 +2,11 @@
 
 Filling (the paper's "missing joints" step): for a person with mean tag m and a joint it lacks, take the pixel
 that maximises heatmap - round(|tag - m|) over that joint's maps (first pixel in row-major order on ties).
-`best_pixels` finds that pixel exactly as the reference's float32 formula does, without scanning every pixel
-for most people. The value never exceeds the heatmap value, so a person whose best among the joint's highest
-heatmap pixels beats all the others is done there; and a pixel whose tag is more than k + 1/2 away scores at
-most the joint's highest heatmap value minus k + 1, so once some pixel with a near tag scores more, only the
-pixels with near tags (runs of the joint's pixels sorted by tag) need to be looked at.
+`best_pixels` finds that pixel exactly as the reference's float32 formula does, without evaluating it at every
+pixel: a pixel whose tag is more than k + 1/2 away scores at most the joint's highest heatmap value minus k + 1,
+so once the pixel with the nearest tag is scored, only the pixels with tags within reach can do better. Squared
+distances to every pixel come cheaply from one matrix product per joint (all its people at once); the formula
+itself runs on the few pixels within reach. With 1-D tags the formula is as cheap as that bound: whole maps.
 """
 from __future__ import annotations
 
@@ -14,21 +14,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from aetrack.decode.candidates import Candidates
+from aetrack.decode.candidates import Candidates, sparse_flatnonzero
 
-_TOP = 128           # how many of a joint's highest heatmap pixels to try first ...
-_TOP_QUERIES = 16    # ... on joints with at least this many queries (finding those pixels costs a few scans)
-_BINS = 32           # tag bins per unit when sorting a joint's pixels by tag
-_LONG_RUN = 8        # runs of near tags longer than 1 / _LONG_RUN of the map are left to a whole-map scan
-_MAX_REACH = 1 << 16  # beyond this many rounding levels a query scans the whole map
-# when sorting a joint's pixels by tag pays: costs in microseconds for a 64 x 64 map (measured; their ratios
-# are what matters)
-_INDEX_COST = 11.0   # sorting a joint's pixels by tag
-_RUN_COST = 1.2      # the best of one query's pixels with near tags
-_SCAN_COST = 1.7     # one query's whole-map scan with 1-D tags ...
-_SCAN_COST_PER_DIM = 2.6  # ... and more for each further tag dimension
-_CELLS = 1 << 15     # pixels (or person, pixel pairs) worked on at once (measured best: larger ones page-fault)
-_SCAN_CELLS = 1 << 16  # (person, pixel) pairs evaluated at once by a whole-map scan, in reused buffers
+_FILTER_CELLS = 1 << 20  # (query, pixel) pairs the near-tag filter bounds at once, in reused buffers
+_SCAN_CELLS = 1 << 16    # (query, pixel) pairs evaluated at once by a whole-map scan, in reused buffers
+_NEAR_SHARE = 4          # a query with more than 1 / _NEAR_SHARE of the map within reach scans the whole map
+_MAX_REACH = 1 << 20     # ... and so does one that may lose this many rounding levels (float32 stays exact)
+_MAX_TAG = 1e12          # mean tags beyond this norm scan the whole map (the squares' float32 bound is useless)
 
 
 def quarter_offsets(det: np.ndarray, joint: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -166,10 +158,9 @@ def _plane_values(det: np.ndarray, planes: list[np.ndarray], prev: np.ndarray,
 def best_pixels(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray) -> np.ndarray:
     """(Q,) flat index of argmax over pixels of det[j] - round(|tag[j] - prev|) for each query (joint, prev (Q, D)).
 
-    Exact: equal to np.argmax of the full float32 map (first pixel on ties). On joints with many queries (many
-    people lack it), most queries are settled on the joint's highest heatmap pixels (`_settle_among_highest`),
-    and where enough are left, on the pixels with tags near their own (`_best_near_tags`); the others scan
-    the whole map, joint by joint.
+    Exact: equal to np.argmax of the full float32 map (first pixel on ties). Queries are settled on the pixels
+    with near tags (`_settle_near_tags`); what that cannot settle (non-finite maps, huge tags) scans the whole
+    map, joint by joint.
     """
     q = len(joint)
     j_count, h, w = det.shape
@@ -180,227 +171,135 @@ def best_pixels(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.nd
     if tag.shape[-1] == 1 and max(np.abs(tag).max(), np.abs(prev).max()) > 1e18:
         tag = np.concatenate([tag, np.zeros_like(tag)], axis=-1)  # squares would overflow: keep the formula
         prev = np.concatenate([prev, np.zeros_like(prev)], axis=-1)
+    d = tag.shape[-1]
+    present = np.bincount(joint, minlength=j_count) > 0
+    row = (np.cumsum(present) - 1)[joint]  # of each query, among the queried joints
     flat_det = det.reshape(j_count, hw)
-    flat_tag = tag.reshape(j_count, hw, tag.shape[-1])
+    flat_tag = np.ascontiguousarray(tag).reshape(j_count, hw, d)
+    if not present.all():
+        flat_det, flat_tag = flat_det[present], flat_tag[present]
     result = np.zeros(q, np.int64)
-    rest = np.arange(q)
-    if np.isfinite(prev).all() and not np.isnan(det.max()) and not np.isnan(tag.max()):  # else values may be nan
-        if tag.shape[-1] == 1:  # with more tag dimensions, the pixels with near tags settle queries cheaper
-            rest = _settle_among_highest(flat_det, flat_tag, joint, prev, result)
-        rest = _settle_near_tags(flat_det, flat_tag, joint, prev, rest, result)
-    _scan_whole_maps(flat_det, flat_tag, joint, prev, rest, result)
+    if d == 1:  # |tag - m| needs no square root: a whole-map scan costs about what the filter would
+        _scan_whole_maps(flat_det, flat_tag.transpose(0, 2, 1), row, prev, np.arange(q), result)
+        return result
+    planes = np.empty((len(flat_det), d + 1, hw), np.float32)  # tag components, then |tag|^2 (filled later)
+    planes[:, :d] = flat_tag.transpose(0, 2, 1)
+    rest = _settle_near_tags(flat_det, planes, flat_tag, row, prev, result)
+    _scan_whole_maps(flat_det, planes[:, :d], row, prev, rest, result)
     return result
 
 
-def _scan_whole_maps(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray, queries: np.ndarray,
+def _scan_whole_maps(det: np.ndarray, planes: np.ndarray, row: np.ndarray, prev: np.ndarray, queries: np.ndarray,
                      result: np.ndarray) -> None:
     """result[queries] = argmax over the whole map, joint by joint (its maps broadcast against its queries).
 
+    det (R, HW) and planes (R, D, HW): the queried joints' heatmaps and tag components; row (Q,): each query's.
     Blocks of queries share two buffers: fresh arrays this large would cost page faults on every block.
     """
     if len(queries) == 0:
         return
-    queries = queries[np.argsort(joint[queries], kind="stable")]
+    queries = queries[np.argsort(row[queries], kind="stable")]
     hw = det.shape[1]
     block = min(max(_SCAN_CELLS // hw, 1), len(queries))
     out, scratch = np.empty((2, block, hw), np.float32)
-    for group in np.split(queries, np.flatnonzero(np.diff(joint[queries])) + 1):
-        j = joint[group[0]]
-        planes = [np.ascontiguousarray(tag[j, :, k])[None] for k in range(tag.shape[-1])]
+    for group in np.split(queries, np.flatnonzero(np.diff(row[queries])) + 1):
+        r = row[group[0]]
+        components = [planes[r, k][None] for k in range(planes.shape[1])]
         for s in range(0, len(group), block):
             qs = group[s:s + block]
-            values = _plane_values(det[j][None], planes, prev[qs], out[:len(qs)], scratch[:len(qs)])
+            values = _plane_values(det[r][None], components, prev[qs], out[:len(qs)], scratch[:len(qs)])
             result[qs] = values.argmax(axis=1)
 
 
-def _settle_among_highest(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray,
-                          result: np.ndarray) -> np.ndarray:
-    """Settle queries on their joint's _TOP highest heatmap pixels, on joints with at least _TOP_QUERIES
-    queries; writes result, returns the queries left.
+def _settle_near_tags(det: np.ndarray, planes: np.ndarray, tags: np.ndarray, row: np.ndarray, prev: np.ndarray,
+                      result: np.ndarray) -> np.ndarray:
+    """Settle queries from the pixels whose tags are near enough to matter; writes result, returns the queries
+    left (on maps with nan or inf, or mean tags too large for the bound below).
 
-    det (J, HW), tag (J, HW, D). The value never exceeds the heatmap value, so a query whose best value there
-    beats every heatmap value outside them is done.
+    det (R, HW), tags (R, HW, D): the queried joints' maps; planes (R, D + 1, HW): their tag components, and
+    |tag|^2 written here; row (Q,). A pixel with rounded distance k scores at most det.max() - k, so once some
+    pixel scores L, only pixels with k <= det.max() - L can win. Squared distances |t|^2 - 2 t.m + |m|^2 come from
+    one small matrix product per joint, in float32 and so off by a little (bounded below); the pixels they put
+    within reach, the true ones among them, are evaluated exactly with the reference's formula.
     """
-    hw = det.shape[1]
-    top = min(_TOP, hw - 1)
-    per_joint = np.bincount(joint, minlength=det.shape[0])
-    queries = np.flatnonzero(per_joint[joint] >= _TOP_QUERIES)
-    if top < 1 or len(queries) == 0:
-        return np.arange(len(joint))
-    rows, row_of = np.unique(joint[queries], return_inverse=True)
-    dets = det[rows]
-    part = np.argpartition(dets, hw - top - 1, axis=1)[:, hw - top - 1:]  # the top + 1 highest, that one first
-    outside = np.take_along_axis(dets, part[:, :1], axis=1)[:, 0]  # the highest heatmap value not tried
-    idx = np.sort(part[:, 1:], axis=1)  # in pixel order, so that argmax picks the first pixel on ties
-    top_det = np.take_along_axis(dets, idx, axis=1)
-    top_tag = tag[rows[:, None], idx]
-    settled = np.zeros(len(joint), bool)
-    block = max(_CELLS // top, 1)
-    for s in range(0, len(queries), block):
-        qs, r = queries[s:s + block], row_of[s:s + block]
-        values = _plane_values(top_det[r], [top_tag[r, :, k] for k in range(tag.shape[-1])], prev[qs])
-        at = values.argmax(axis=1)
-        done = values[np.arange(len(qs)), at] > outside[r]
-        result[qs[done]] = idx[r[done], at[done]]
-        settled[qs[done]] = True
-    return np.flatnonzero(~settled)
+    d = planes.shape[1] - 1
+    hw = planes.shape[2]
+    top = det.max(axis=1)
+    wide = prev.astype(np.float64)
+    norm2 = (wide * wide).sum(axis=1)
+    small = norm2 < _MAX_TAG * _MAX_TAG
+    queries = np.flatnonzero(small)
+    queries = queries[np.argsort(row[queries], kind="stable")]
+    coef = np.empty((len(row), d + 1), np.float32)  # (-2 m, 1): times (t, |t|^2) gives |t - m|^2 - |m|^2
+    np.multiply(prev, np.float32(-2), out=coef[:, :d])
+    coef[:, d] = 1
+    block = min(max(_FILTER_CELLS // hw, 1), max(len(queries), 1))
+    shifted = np.empty((block, hw), np.float32)
+    near = np.empty((block, hw), bool)
+    parts = [np.flatnonzero(~small)]
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and nan tags: see _settle_block
+        sq = np.multiply(planes[:, 0], planes[:, 0], out=planes[:, d])
+        for k in range(1, d):
+            sq += planes[:, k] * planes[:, k]
+        for s in range(0, len(queries), block):
+            qs = queries[s:s + block]
+            n = len(qs)
+            parts.append(_settle_block(det, planes, tags, top, row[qs], prev[qs], coef[qs], norm2[qs], shifted[:n],
+                                       near[:n], qs, result))
+    return np.concatenate(parts)
 
 
-def _settle_near_tags(det: np.ndarray, tag: np.ndarray, joint: np.ndarray, prev: np.ndarray,
-                      queries: np.ndarray, result: np.ndarray) -> np.ndarray:
-    """Settle what `_best_near_tags` can of the queries, on joints with enough of them that sorting the joint's
-    pixels costs less than scanning its maps once per query; writes result, returns the queries left."""
-    per_joint = np.bincount(joint[queries], minlength=det.shape[0])
-    saved = _SCAN_COST + _SCAN_COST_PER_DIM * (tag.shape[-1] - 1) - _RUN_COST  # per query
-    sel = queries[per_joint[joint[queries]] * saved > _INDEX_COST]
-    if len(sel) == 0:
-        return queries
-    sel = sel[np.lexsort((prev[sel, 0], joint[sel]))]  # in key order: searches and reads stay local
-    at, settled = _best_near_tags(det, tag, joint[sel], prev[sel])
-    result[sel[settled]] = at[settled]
-    return np.setdiff1d(queries, sel[settled], assume_unique=True)
+def _settle_block(det: np.ndarray, planes: np.ndarray, tags: np.ndarray, top: np.ndarray, row: np.ndarray,
+                  prev: np.ndarray, coef: np.ndarray, norm2: np.ndarray, shifted: np.ndarray, near: np.ndarray,
+                  queries: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """_settle_near_tags for a block of queries sorted by row, with float errors ignored; shifted (n, HW) float32
+    and near (n, HW) bool are work buffers. Returns the queries left."""
+    n = len(queries)
+    d = planes.shape[1] - 1
+    hw = planes.shape[2]
+    cuts = (np.flatnonzero(row[1:] != row[:-1]) + 1).tolist()
+    for a, b in zip([0, *cuts], [*cuts, n]):
+        np.matmul(coef[a:b], planes[row[a]], out=shifted[a:b])  # |t - m|^2 - |m|^2, off by at most `slack`
+    # the nearest pixel (a nan one, if a tag is nan) and its value, which the best pixel scores at least; nan and
+    # inf values anywhere in the heatmap or there put the query out of reach: a whole-map scan follows the argmax
+    lower = _values_at(det, tags, row, shifted.argmin(axis=1), prev)
+    # reach: the most rounding levels a pixel may lose and still beat `lower` (lower <= top), checked in float32
+    top = top[row]
+    reach = np.floor(top.astype(np.float64) - lower)
+    far = ~(reach < _MAX_REACH)
+    reach[far] = 0
+    short = (top - (reach + 1).astype(np.float32) >= lower) & ~far
+    while short.any():
+        reach[short] += 1
+        short = (top - (reach + 1).astype(np.float32) >= lower) & ~far
+    # rounded distance <= reach means float32 sqrt(s) <= reach + 1/2, so s <= (reach + 1/2)^2 (1 + 4u); such a
+    # pixel's tag is within |m| + reach + 1 of m's, which bounds the float32 errors of both ways of computing s
+    u = 2.0 ** -24
+    slack = 16 * (d + 2) * u * (2 * np.sqrt(norm2) + reach + 1) ** 2
+    bound = np.nextafter(((reach + 0.5) ** 2 * (1 + 4 * u) + slack - norm2).astype(np.float32), np.float32(np.inf))
+    bound[far] = -np.inf
+    np.less_equal(shifted, bound[:, None], out=near)
+    at, pix = np.divmod(sparse_flatnonzero(near), hw)  # by query, then pixel: the first pixel wins ties below
+    counts = np.bincount(at, minlength=n)
+    ok = (counts > 0) & (counts <= hw // _NEAR_SHARE)
+    if not ok.all():
+        keep = ok[at]
+        at, pix, counts = at[keep], pix[keep], counts[ok]
+    if len(at):
+        values = _values_at(det, tags, row[at], pix, prev[at])
+        first = np.cumsum(counts) - counts
+        best = np.maximum.reduceat(values, first)
+        result[queries[ok]] = np.minimum.reduceat(np.where(values == np.repeat(best, counts), pix, hw), first)
+    return queries[~ok]
 
 
-def _best_near_tags(det: np.ndarray, tag: np.ndarray, joint: np.ndarray,
-                    prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """best_pixels for the queries it can settle from pixels with near tags: (Q,) flat index, (Q,) settled.
-
-    det (J, HW), tag (J, HW, D). A pixel whose first tag component is more than k + 1/2 (and a margin for float32
-    rounding) from the query's has round(distance) >= k + 1, so its value is at most max(det[j]) - (k + 1)
-    (rounding is monotonic). The pixels within that reach are a run of the joint's pixels sorted by tag; when
-    the best of them scores above that bound, it is the answer. First with k = 0 (plus the run's two neighbours,
-    so that every query gets a value); then, for the queries left, with the k that their value guarantees.
-    """
-    q = len(joint)
-    result = np.zeros(q, np.int64)
-    settled = np.zeros(q, bool)
-    if not (np.isfinite(prev).all() and np.isfinite(det.max())):
-        return result, settled
-    index = _TagIndex(tag[:, :, 0], joint)
-    if index.keys is None:  # non-finite tags: leave everything to the whole-map scan
-        return result, settled
-    centre = prev[:, 0].astype(np.float64)
-    top = det.max(axis=1)[joint]
-    lo, hi = index.runs(joint, centre, np.zeros(q), widen=True)
-    hi = np.where(hi - lo > det.shape[1] // _LONG_RUN, lo, hi)  # long runs: a whole-map scan is cheaper
-    best, at = _best_in_runs(det, tag, index, prev, lo, hi)
-    done = best > top - np.float32(1)
-    reach = np.floor(top.astype(np.float64) - best)  # every pixel scoring more than `best` is this near
-    again = np.flatnonzero(~done & (reach < _MAX_REACH))
-    if len(again):
-        lo, hi = index.runs(joint[again], centre[again], reach[again])
-        hi = np.where(hi - lo > det.shape[1] // _LONG_RUN, lo, hi)
-        best2, at2 = _best_in_runs(det, tag, index, prev[again], lo, hi)
-        ok = best2 > top[again] - (reach[again] + 1).astype(np.float32)
-        at[again[ok]] = at2[ok]
-        done[again[ok]] = True
-    result[done] = at[done] % det.shape[1]
-    settled[done] = True
-    return result, settled
-
-
-def _best_in_runs(det: np.ndarray, tag: np.ndarray, index: _TagIndex, prev: np.ndarray, lo: np.ndarray,
-                  hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best value and its flat index into det (J, HW) (lowest on ties) of each query over its run [lo, hi) of
-    the index; -inf where a run is empty. Runs are taken about _CELLS pixels at a time."""
-    q = len(prev)
-    best = np.full(q, -np.inf, np.float32)
-    at = np.zeros(q, np.int64)
-    some = np.flatnonzero(hi > lo)
-    if len(some) == 0:
-        return best, at
-    length = (hi - lo)[some]
-    first = np.cumsum(length) - length
-    cuts = np.flatnonzero(np.diff(first // _CELLS)) + 1
-    for part in np.split(np.arange(len(some)), cuts):
-        sel = some[part]
-        best[sel], at[sel] = _best_in_some_runs(det, tag, index, prev[sel], lo[sel], length[part])
-    return best, at
-
-
-def _best_in_some_runs(det: np.ndarray, tag: np.ndarray, index: _TagIndex, prev: np.ndarray, lo: np.ndarray,
-                       length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """_best_in_runs for non-empty runs, all at once."""
-    first = np.cumsum(length) - length  # where each run starts in the concatenation
-    pos = np.arange(int(first[-1] + length[-1])) + np.repeat(lo - first, length)
-    where = index.flat_index(pos)
-    d = tag.shape[-1]
-    near = tag.reshape(-1, d).take(where, axis=0)
-    values = _plane_values(det.reshape(-1).take(where)[:, None], [near[:, k:k + 1] for k in range(d)],
-                           np.repeat(prev, length, axis=0))[:, 0]
-    best = np.maximum.reduceat(values, first)
-    at = np.minimum.reduceat(np.where(values == np.repeat(best, length), where, det.size), first)
-    return best, at
-
-
-class _TagIndex:
-    """The pixels of the queried joints sorted by tag bin (1 / _BINS wide), to find runs of pixels with near tags.
-
-    tags (J, HW) float32: each joint's first tag component; joints: those queried. Row r of `keys` holds, in
-    increasing order, the keys ((r << bin bits) + bin + offset) << pixel bits | pixel, in int32 where they fit
-    (int64 otherwise), so the flat array is sorted too. Bins are floor(tag * _BINS), exact, clamped to the key's
-    range (which only makes runs longer) the same way for pixels and queries. `keys` is None where a tag is nan.
-    """
-
-    def __init__(self, tags: np.ndarray, joints: np.ndarray) -> None:
-        present = np.bincount(joints, minlength=len(tags)) > 0
-        self.joints = np.flatnonzero(present)
-        self.row_of = np.cumsum(present) - 1  # row of each joint
-        count, self.hw = len(self.joints), tags.shape[1]
-        self.bits = max((self.hw - 1).bit_length(), 1)
-        self.bin_bits = 31 - self.bits - count.bit_length()  # row fields up to `count`: one past the last fits
-        self.dtype = np.int32
-        if self.bin_bits < 10:
-            self.bin_bits += 32
-            self.dtype = np.int64
-        self.offset = 1 << (self.bin_bits - 1)
-        # bins clamped to [-offset, high]; high is the last float32 below offset (offset - 1 may not be one)
-        self.high = float(np.nextafter(np.float32(self.offset), np.float32(0)))
-        binned = tags[self.joints] * np.float32(_BINS)
-        np.floor(binned, out=binned)
-        np.clip(binned, -self.offset, self.high, out=binned)
-        self.keys = None
-        if np.isnan(binned).any():
-            return
-        rows = ((np.arange(count, dtype=self.dtype) << self.bin_bits) + self.offset)[:, None]
-        if self.offset <= 1 << 15:  # bins fit int16: numpy's stable sort is then a radix sort, several times
-            bins = binned.astype(np.int16)  # faster; stable keeps pixels in order within a bin, as the keys do
-            pixels = np.argsort(bins, axis=1, kind="stable")
-            keys = np.take_along_axis(bins, pixels, axis=1).astype(self.dtype)
-            keys += rows
-            keys <<= self.bits
-            keys |= pixels.astype(self.dtype)
-        else:
-            keys = binned.astype(self.dtype)
-            keys += rows
-            keys <<= self.bits
-            keys |= np.arange(self.hw, dtype=self.dtype)
-            keys.sort(axis=1)
-        self.keys = keys.reshape(-1)
-
-    def runs(self, joint: np.ndarray, centre: np.ndarray, reach: np.ndarray,
-             widen: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Positions [lo, hi) in `keys` of the pixels of each joint whose first tag component may be within
-        reach + 1/2 of centre (every such pixel is in). `widen` adds the pixel on either side, if any."""
-        row = self.row_of[joint]
-        margin = (reach + 0.5) * (1 + 1e-5) + 0.002
-        lo = np.searchsorted(self.keys, self._key(row, centre - margin))
-        hi = np.searchsorted(self.keys, self._key(row, centre + margin) + (1 << self.bits))  # to the bin's end
-        if widen:
-            lo = np.maximum(lo - 1, row * self.hw)
-            hi = np.minimum(hi + 1, (row + 1) * self.hw)
-        return lo, hi
-
-    def _key(self, row: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """Smallest key of the bin of each value (float64) in each row, bins clamped like the pixels'."""
-        b = np.clip(np.floor(value * _BINS), -self.offset, self.high).astype(np.int64)
-        return (((row << self.bin_bits) + b + self.offset) << self.bits).astype(self.dtype)
-
-    def flat_index(self, pos: np.ndarray) -> np.ndarray:
-        """Flat index into the (J, HW) maps of the pixel at each position of `keys`."""
-        keys = self.keys.take(pos)
-        joint = self.joints.take(keys >> (self.bin_bits + self.bits))
-        return joint * self.hw + (keys & ((1 << self.bits) - 1))
+def _values_at(det: np.ndarray, tags: np.ndarray, row: np.ndarray, pix: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """(N,) float32 det - round(|tag - prev|) at pixels pix (N,) of rows row (N,) of det (R, HW) and tags
+    (R, HW, D), prev (N, D): the exact formula."""
+    at = row * det.shape[1] + pix
+    found = tags.reshape(-1, tags.shape[2]).take(at, axis=0)
+    components = [found[:, k:k + 1] for k in range(found.shape[1])]
+    return _plane_values(det.reshape(-1).take(at)[:, None], components, prev)[:, 0]
 
 
 def fill_missing(people: np.ndarray, det: np.ndarray, tag: np.ndarray, score_one: bool,
@@ -423,7 +322,8 @@ def fill_missing(people: np.ndarray, det: np.ndarray, tag: np.ndarray, score_one
     at = j_idx * (h * w) + flat  # into the flat maps
     val = det.reshape(-1).take(at)
     ok = val > 0
-    p_idx, j_idx, flat, at, val = p_idx[ok], j_idx[ok], flat[ok], at[ok], val[ok]
+    if not ok.all():
+        p_idx, j_idx, flat, at, val = p_idx[ok], j_idx[ok], flat[ok], at[ok], val[ok]
     y, x = np.divmod(flat, w)
     dx = dy = 0.0
     if quarter:
