@@ -1,5 +1,6 @@
 """`aetrack bench`: time each pipeline stage on its own and the whole pipeline, with the model's FLOPs per
-frame and the fraction of the device's measured matrix-multiply peak that the network achieves."""
+frame and the fraction of the device's measured matrix-multiply peak that the network achieves. Every stage runs
+as `track` runs it: at each of the inference's test scales, with flip test, and with the refiner when given."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aetrack.inference.geometry import placements
+from aetrack.config import Config
+from aetrack.inference.geometry import Placement, placements
 from aetrack.inference.inputs import network_input
+from aetrack.inference.maps import FrameMaps, Maps, merge_all, output_maps, take
 from aetrack.inference.people import decode_maps
 from aetrack.inference.predictor import Predictor
+from aetrack.refine import Refiner
 
 
 def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -73,10 +77,15 @@ def _best_ms(fn, repeats: int, device: torch.device) -> float:
 
 @dataclasses.dataclass
 class BenchResult:
-    """Milliseconds per frame per stage, end-to-end frames per second, FLOPs and peak fraction."""
+    """Milliseconds per frame per stage, end-to-end frames per second, FLOPs and peak fraction.
+
+    input_hw: the network input (height, width) at each test scale; scales and flip: the inference's.
+    """
 
     device: str
-    input_hw: tuple[int, int]
+    input_hw: list[tuple[int, int]]
+    scales: tuple[float, ...]
+    flip: bool
     frame_size: tuple[int, int]
     batch: int
     stage_ms: dict[str, float]
@@ -87,63 +96,96 @@ class BenchResult:
     peak_fraction: float
 
 
-def bench(predictor: Predictor, video: str, frames: int, batch: int) -> BenchResult:
-    """Time the stages on `frames` frames of `video` with `predictor`."""
+def bench(predictor: Predictor, video: str, frames: int, batch: int, refiner: Refiner | None = None) -> BenchResult:
+    """Time the stages on `frames` frames of `video` with `predictor` (and `refiner`, as `track --refine`)."""
     from aetrack.io.video import open_source
     from aetrack.io.writers import JsonlWriter, PoseTrackWriter
-    from aetrack.pipeline import PoseTracker, frame_record, track_source
+    from aetrack.pipeline import FrameResult, PoseTracker, as_bgr, frame_record, track_source
     from aetrack.track import Tracker
 
     dev = predictor.device
     t = time.perf_counter()
     with open_source(video, end=frames, queue_size=0) as source:
-        images = [f.image for f in source]
+        images = [as_bgr(f.image) for f in source]
     read_ms = 1000 * (time.perf_counter() - t) / max(len(images), 1)
     if not images:
         from aetrack.errors import AetrackError
         raise AetrackError(f"{video}: no frames to benchmark")
     h, w = images[0].shape[:2]
     cfg = predictor.config
-    box = placements(h, w, cfg.model.input_size, (1.0,), cfg.inference.resize)[1]
+    places, base = placements(h, w, cfg.model.input_size, cfg.inference.scales, cfg.inference.resize)
     batch_images = torch.from_numpy(np.stack(images[:batch])).to(dev)
     n = len(batch_images)
-    pre_ms = _best_ms(lambda: network_input(batch_images, box, cfg.inference.channel_order, cfg.model), 3, dev) / n
-    x = network_input(batch_images, box, cfg.inference.channel_order, cfg.model)
+    pre_ms = _best_ms(lambda: _inputs(batch_images, places, cfg), 3, dev) / n
+    xs = _inputs(batch_images, places, cfg)
     with torch.inference_mode():
-        net_ms = _best_ms(lambda: predictor.model(x), 3, dev) / n
-        fm = predictor.maps(batch_images)
-    dec_ms = _best_ms(lambda: decode_maps(fm, cfg.inference), 3, dev) / n
+        net_ms = _best_ms(lambda: [predictor.model(x) for x in xs], 3, dev) / n
+        outputs = [output_maps(predictor.model(x), cfg.model) for x in xs]
+    dec_ms = _best_ms(lambda: decode_maps(_merged(outputs, places, base, n, cfg), cfg.inference), 3, dev) / n
     people = [p for i in range(0, len(images), batch)
               for p in predictor.decode(predictor.maps(torch.from_numpy(np.stack(images[i:i + batch]))))]
     tracker = Tracker(cfg.tracker)
-    t = time.perf_counter()
-    tracks = [tracker.update(p, i) for i, p in enumerate(people)]
-    track_ms = 1000 * (time.perf_counter() - t) / len(people)
+    tracks, refine_s, track_s = [], 0.0, 0.0
+    for i, image in enumerate(images):  # refined people feed the tracker, which gives the refiner its boxes
+        if refiner is not None:
+            t = time.perf_counter()
+            people[i] = refiner(image, people[i], tracker.predicted_boxes(i)[1])
+            refine_s += time.perf_counter() - t
+        t = time.perf_counter()
+        tracks.append(tracker.update(people[i], i))
+        track_s += time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         with JsonlWriter(Path(tmp) / "b.jsonl") as jl, PoseTrackWriter(Path(tmp) / "b.json", "b") as pt:
-            from aetrack.pipeline import FrameResult
             for i, (p, tr) in enumerate(zip(people, tracks)):
                 jl.write(frame_record(FrameResult(i, i / 25, p, tr)))
                 pt.add(i, tr.ids, tr.keypoints, tr.scores)
         write_ms = 1000 * (time.perf_counter() - t) / len(people)
         t = time.perf_counter()
-        summary = track_source(video, tmp, PoseTracker(predictor, cfg.tracker), batch=batch, max_frames=frames,
-                               progress=False)
+        summary = track_source(video, tmp, PoseTracker(predictor, cfg.tracker, refiner), batch=batch,
+                               max_frames=frames, progress=False)
         e2e = summary.frames / (time.perf_counter() - t)
-    flops = conv_flops(predictor.model, x[:1]) * len(cfg.inference.scales) * (2 if cfg.inference.flip else 1)
+    passes = 2 if cfg.inference.flip else 1
+    flops = passes * sum(conv_flops(predictor.model, x[:1]) for x in xs)
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     peak = matmul_peak(dev, dtype)
     net_fps = 1000 / net_ms
-    return BenchResult(str(dev), (x.shape[2], x.shape[3]), (w, h), batch,
-                       {"read video": read_ms, "preprocess": pre_ms, "network": net_ms, "decode people": dec_ms,
-                        "track": track_ms, "write": write_ms},
-                       e2e, flops / 1e9, net_fps, peak / 1e12, flops * net_fps / peak)
+    stage_ms = {"read video": read_ms, "preprocess": pre_ms, "network": net_ms, "decode people": dec_ms}
+    if refiner is not None:
+        stage_ms["refine"] = 1000 * refine_s / len(images)
+    stage_ms.update({"track": 1000 * track_s / len(images), "write": write_ms})
+    return BenchResult(str(dev), [(x.shape[2], x.shape[3]) for x in xs], tuple(cfg.inference.scales),
+                       cfg.inference.flip, (w, h), batch, stage_ms, e2e, flops / 1e9, net_fps, peak / 1e12,
+                       flops * net_fps / peak)
+
+
+def _inputs(images: torch.Tensor, places: list[Placement], cfg: Config) -> list[torch.Tensor]:
+    """The network inputs for images (N, H, W, 3) at each test scale, the mirrored ones after them (N more) under
+    flip test: what `Predictor.maps` runs the network on."""
+    out = []
+    for place in places:
+        x = network_input(images, place, cfg.inference.channel_order, cfg.model)
+        out.append(torch.cat([x, x.flip(-1)]) if cfg.inference.flip else x)
+    return out
+
+
+def _merged(outputs: list[list[Maps]], places: list[Placement], base: Placement, n: int,
+            cfg: Config) -> FrameMaps:
+    """The network's outputs for `_inputs` of n images merged onto the grid people are decoded on, as
+    `Predictor.maps` merges them (plain and mirrored halves under flip test)."""
+    if cfg.inference.flip:
+        split = [([take(m, slice(0, n)) for m in o], [take(m, slice(n, None)) for m in o]) for o in outputs]
+    else:
+        split = [(o, None) for o in outputs]
+    return merge_all(split, places, base, cfg.inference)
 
 
 def format_table(r: BenchResult) -> str:
-    lines = [f"device {r.device}, frames {r.frame_size[0]}x{r.frame_size[1]} -> network input "
-             f"{r.input_hw[1]}x{r.input_hw[0]}, batch {r.batch}",
+    sizes = ", ".join(f"{iw}x{ih}" for ih, iw in r.input_hw)
+    scales = ", ".join(f"{s:g}" for s in r.scales)
+    test = f" (scale{'s' if len(r.scales) > 1 else ''} {scales}{', flip' if r.flip else ''})"
+    lines = [f"device {r.device}, frames {r.frame_size[0]}x{r.frame_size[1]} -> network input"
+             f"{'s' if len(r.input_hw) > 1 else ''} {sizes}{test}, batch {r.batch}",
              f"{'stage':<15}{'ms/frame':>10}{'fps':>10}"]
     for stage, ms in r.stage_ms.items():
         lines.append(f"{stage:<15}{ms:>10.2f}{1000 / ms if ms > 0 else float('inf'):>10.1f}")

@@ -6,17 +6,19 @@ import dataclasses
 import json
 import tempfile
 
-from aetrack.cli.common import add_model_options, run_config, weights_path
+from aetrack.cli.common import add_model_options, add_refine_options, make_refiner, refine_weights_path, run_config, \
+    weights_path
 from aetrack.errors import AetrackError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench", help="time every stage of the pipeline and the whole of it",
-        description="Times reading the video, preprocessing, the network, decoding people, tracking and "
-                    "writing, each on its own, then the whole `track` pipeline; prints ms per frame, frames per "
-                    "second, the network's GFLOP per frame and the fraction of the device's measured matrix-"
-                    "multiply peak it achieves. Without --video, a synthetic video of --size is generated.",
+        description="Times reading the video, preprocessing, the network, decoding people, refining them (with "
+                    "--refine), tracking and writing, each on its own and as `track` runs them (every --scales "
+                    "scale, --flip), then the whole `track` pipeline; prints ms per frame, frames per second, the "
+                    "network's GFLOP per frame and the fraction of the device's measured matrix-multiply peak it "
+                    "achieves. Without --video, a synthetic video of --size is generated.",
     )
     p.add_argument("--video", help="video to run on (default: a generated synthetic video)")
     p.add_argument("--frames", type=int, default=100, help="frames to time (default 100)")
@@ -25,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_model_options(p)
+    add_refine_options(p)
     p.set_defaults(run=run)
 
 
@@ -36,10 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 1 or args.batch < 1:
         raise AetrackError("--frames and --batch must be at least 1")
+    refine_weights_path(args)  # a missing checkpoint fails before the model loads
     config = run_config(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
+    refiner = make_refiner(args, args.device, config.inference)
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video
         if video is None:
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 raise AetrackError(f"--size must be WxH, e.g. 640x360, got {args.size!r}") from None
             write_dataset(tmp, seed=1, videos=1, frames=args.frames, people=5, size=(w, h), name="bench")
             video = f"{tmp}/videos/bench.mp4"
-        result = bench(predictor, video, args.frames, args.batch)
+        result = bench(predictor, video, args.frames, args.batch, refiner)
     if args.format == "json":
         print(json.dumps(dataclasses.asdict(result)))
     else:
