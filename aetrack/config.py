@@ -144,6 +144,16 @@ class ModelConfig:
                                f"({self.stem[1]}) for model.arch {self.arch}")
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def check_precision(value: str, name: str) -> None:
+    """A precision setting is one of PRECISIONS (whether the device supports it is checked when a network is
+    prepared for it)."""
+    if value not in PRECISIONS:
+        raise AetrackError(f"{name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     """How images become network inputs and how maps become people.
@@ -181,6 +191,13 @@ class InferenceConfig:
     oks_nms: float = 0.0         # drop a person whose OKS with a higher-scoring one is above this (mmpose's
                                  # optional hard OKS-NMS, threshold 0.9 there; its COCO evaluation of these
                                  # models uses none, and no rescoring); 0: off
+    precision: str = "auto"      # the network's arithmetic (torch.autocast): 'fp32', 'bf16', 'fp16' (CUDA only)
+                                 # or 'auto' (bf16 on CUDA, fp16 on GPUs without bf16, fp32 on CPU); outputs
+                                 # are float32 either way and everything after the network stays float32
+    channels_last: bool = True   # run convolutional networks in NHWC layout (faster on CPU and CUDA; in fp32 the
+                                 # same results up to rounding)
+    compile: bool = False        # torch.compile the network (the first call compiles: tens of seconds on a CPU);
+                                 # where compiling fails, the network runs uncompiled after a one-line warning
 
     def __post_init__(self) -> None:
         if not self.scales or any(s <= 0 for s in self.scales):
@@ -205,6 +222,7 @@ class InferenceConfig:
             raise AetrackError(f"inference.subpixel must be quarter or quadratic, got {self.subpixel!r}")
         if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:
             raise AetrackError(f"inference.nms_kernel must be an odd number >= 1, got {self.nms_kernel}")
+        check_precision(self.precision, "inference.precision")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from aetrack.config import Config, load_config
+from aetrack.config import PRECISIONS, Config, InferenceConfig, load_config
 from aetrack.errors import AetrackError
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tiny_synth.pt"
@@ -22,6 +22,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     g.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image's maps")
     g.add_argument("--scales", type=float, nargs="+", metavar="S", help="test scales, e.g. 1 0.5 1.5")
+    g.add_argument("--precision", choices=PRECISIONS,
+                   help="the networks' arithmetic: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 (on CPU: fast where "
+                        "the CPU has bf16 instructions), fp16 (CUDA only); default: the config's (auto)")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                   help="torch.compile the networks (the first frames wait for compiling; falls back to running "
+                        "uncompiled where compiling fails); default: the config's (off)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   help="run the networks in NHWC memory layout; default: the config's (on)")
 
 
 def weights_path(args: argparse.Namespace) -> Path:
@@ -44,7 +52,8 @@ def configure_cpu_threads() -> None:
 
 
 def run_config(args: argparse.Namespace) -> Config | None:
-    """The settings a run uses beyond the checkpoint's own: --config, then --flip/--scales on top.
+    """The settings a run uses beyond the checkpoint's own: --config, then --flip/--scales/--precision/--compile/
+    --channels-last on top.
     Also sets the CPU thread policy every model-running command shares."""
     from aetrack.model.checkpoint import read_checkpoint
 
@@ -59,6 +68,9 @@ def run_config(args: argparse.Namespace) -> Config | None:
         inference = dataclasses.replace(inference, flip=True)
     if args.scales:
         inference = dataclasses.replace(inference, scales=tuple(args.scales))
+    for name in ("precision", "compile", "channels_last"):
+        if getattr(args, name, None) is not None:
+            inference = dataclasses.replace(inference, **{name: getattr(args, name)})
     return dataclasses.replace(base, inference=inference)
 
 
@@ -90,12 +102,15 @@ def refine_weights_path(args: argparse.Namespace) -> Path | None:
     return path
 
 
-def make_refiner(args: argparse.Namespace, device: str):
-    """The `Refiner` the --refine options ask for, or None."""
+def make_refiner(args: argparse.Namespace, device: str, inference: InferenceConfig):
+    """The `Refiner` the --refine options ask for, or None; its network runs as `inference` says (precision,
+    layout, compilation)."""
     path = refine_weights_path(args)
     if path is None:
         return None
     from aetrack.refine import RefineConfig, Refiner
 
-    config = RefineConfig(flip=bool(getattr(args, "flip", False)), post_process=args.refine_decoding)
+    config = RefineConfig(flip=bool(getattr(args, "flip", False)), post_process=args.refine_decoding,
+                          precision=inference.precision, channels_last=inference.channels_last,
+                          compile=inference.compile)
     return Refiner.from_checkpoint(path, device, config)

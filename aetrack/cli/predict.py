@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     refine_weights_path(args)
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
-    refiner = make_refiner(args, args.device)
+    refiner = make_refiner(args, args.device, config.inference)
     if args.images:
         files = list_images(args.images)
         ids = coco_image_ids(args.image_ids_from)[0] if args.image_ids_from else {}

@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace, source: FrameSource) -> int:
 
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), args.device, config.inference)
-    pose_tracker = PoseTracker(predictor, config.tracker, make_refiner(args, args.device))
+    pose_tracker = PoseTracker(predictor, config.tracker, make_refiner(args, args.device, config.inference))
     summary = track_source(source, Path(args.out), pose_tracker, batch=max(1, args.batch),
                            max_frames=args.max_frames, progress=not args.quiet, show=args.show)
     print(summary.line(), file=sys.stderr)

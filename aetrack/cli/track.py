@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace, sources: list[str]) -> int:
         device = f"cuda:{os.environ['LOCAL_RANK']}" if torch.cuda.is_available() else "cpu"
     config = run_config(args)
     predictor = Predictor.from_checkpoint(weights_path(args), device, config.inference)
-    refiner = make_refiner(args, device)
+    refiner = make_refiner(args, device, config.inference)
     failures = 0
     for i, src in enumerate(sources):
         tracker = PoseTracker(predictor, config.tracker, refiner)  # a fresh tracker per video: ids start at 1

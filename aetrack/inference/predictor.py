@@ -14,28 +14,19 @@ from aetrack.inference.geometry import placements
 from aetrack.inference.inputs import network_input
 from aetrack.inference.maps import FrameMaps, Maps, merge_all, output_maps, take
 from aetrack.inference.people import decode_maps
+from aetrack.inference.runtime import Network, resolve_device, to_device
 from aetrack.poses import Poses
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available; an unavailable device is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AetrackError(f"device '{name}' requested but CUDA is not available (use --device cpu)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise AetrackError(f"unknown device '{name}' (use auto, cpu or cuda)") from None
 
 
 class Predictor:
     """Runs a bottom-up network (ours or mmpose's) on images and decodes people, with optional flip and
-    multi-scale test; `config.inference` says how (aetrack's path, or mmpose's bottom-up test path)."""
+    multi-scale test; `config.inference` says how (aetrack's path, or mmpose's bottom-up test path) and how the
+    network runs (precision, layout, compilation; `model` is the `Network` wrapping the given network)."""
 
     def __init__(self, model: torch.nn.Module, config: Config, device: str | torch.device = "cpu") -> None:
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = model.to(self.device).eval()
+        inference = config.inference
+        self.model = Network(model, self.device, inference.precision, inference.channels_last, inference.compile)
         self.config = config
 
     @classmethod
@@ -61,7 +52,7 @@ class Predictor:
         n, h, w, _ = images.shape
         inference, model = self.inference, self.config.model
         places, base = placements(h, w, model.input_size, inference.scales, inference.resize)
-        images = images.to(self.device, non_blocking=True)
+        images = to_device(images, self.device)
         outputs = []
         for place in places:
             x = network_input(images, place, inference.channel_order, model)

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aetrack.config import check_precision
 from aetrack.errors import AetrackError
+from aetrack.inference.runtime import Network, resolve_device, to_device
 from aetrack.poses import Poses
 from aetrack.refine.boxes import PADDING, person_boxes, regions
 from aetrack.refine.crop import crops
@@ -30,6 +32,7 @@ class RefineConfig:
     rescore: a refined person's score becomes its mean merged joint score; off, the decoder's score stays (the
         single-person network sees someone in almost any crop, so its scores rank false people poorly).
     batch: people per network call.
+    precision, channels_last, compile: how the network runs, as `InferenceConfig`'s settings of those names.
     """
 
     flip: bool = False
@@ -40,6 +43,9 @@ class RefineConfig:
     min_joints: int = 3
     rescore: bool = False
     batch: int = 32
+    precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.post_process not in POST_PROCESS:
@@ -49,6 +55,7 @@ class RefineConfig:
             raise AetrackError("refine settings: padding, box_margin, batch and min_joints must be positive")
         if self.kernel < 1 or self.kernel % 2 == 0:
             raise AetrackError(f"refine kernel must be a positive odd number, got {self.kernel}")
+        check_precision(self.precision, "refine precision")
 
 
 class Refiner:
@@ -57,11 +64,10 @@ class Refiner:
 
     def __init__(self, model: torch.nn.Module, config: RefineConfig | None = None, device: str | torch.device = "cpu",
                  input_size: tuple[int, int] | None = None) -> None:
-        from aetrack.inference.predictor import resolve_device
-
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = model.to(self.device).eval()
         self.config = config or RefineConfig()
+        self.model = Network(model, self.device, self.config.precision, self.config.channels_last,
+                             self.config.compile)
         model_config = getattr(model, "config", None)
         if input_size is None:
             side = int(getattr(model_config, "input_size", 256))
@@ -85,7 +91,7 @@ class Refiner:
         """The network's maps (N, 17, h, w) of crops (N, 3, H, W); with flip test also those of the mirrored crops."""
         out: list[list[np.ndarray]] = [[], []] if self.config.flip else [[]]
         for start in range(0, len(inputs), self.config.batch):
-            x = torch.from_numpy(inputs[start:start + self.config.batch]).to(self.device)
+            x = to_device(torch.from_numpy(inputs[start:start + self.config.batch]), self.device)
             for i, batch in enumerate([x, x.flip(-1)][:len(out)]):
                 out[i].append(_heatmaps(self.model(batch)).float().cpu().numpy())
         return [np.concatenate(o) for o in out]

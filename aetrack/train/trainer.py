@@ -222,7 +222,9 @@ class Trainer:
             return {}
         self.model.eval()
         try:
-            predictor = Predictor(self.model, self.config, self.device)
+            # the training model as it is: converting it to channels-last would change the parameters' layout
+            inference = dataclasses.replace(self.config.inference, channels_last=False, compile=False)
+            predictor = Predictor(self.model, dataclasses.replace(self.config, inference=inference), self.device)
             results = []
             for image_id, image in coco_frames(path):
                 results.extend(poses_to_coco_results(predictor([image])[0], image_id))
