@@ -212,7 +212,8 @@ def test_refiner_refuses_a_bottom_up_checkpoint(shared):
 
 
 def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
-    """`aetrack track --refine` (the bundled single-person model) end to end, and `predict --refine WEIGHTS`."""
+    """`aetrack track` with the bundled demo model refines by default (the bundled single-person model) end to end,
+    `--no-refine` does not, and `predict --refine WEIGHTS` takes other weights."""
     import subprocess
     import sys
 
@@ -223,9 +224,11 @@ def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
                               text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
 
     video = Path(__file__).resolve().parents[1] / "videos" / "sample.mp4"
-    run = aetrack("track", video, "--refine", "--out", tmp_path, "--max-frames", "3", "--quiet")
+    run = aetrack("track", video, "--out", tmp_path, "--max-frames", "3", "--quiet")
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert "refine" in run.stderr  # its own stage in the timing summary
+    plain = aetrack("track", video, "--no-refine", "--out", tmp_path / "plain", "--max-frames", "3", "--quiet")
+    assert plain.returncode == 0 and "refine" not in plain.stderr, plain.stderr
     lines = (tmp_path / "sample.jsonl").read_text().splitlines()
     assert [json.loads(ln)["frame"] for ln in lines] == [0, 1, 2]
     assert any(json.loads(ln)["people"] for ln in lines)
@@ -240,6 +243,22 @@ def test_track_refine_runs_on_the_sample_video(tmp_path, small_refiner_path):
 
     bad = aetrack("track", video, "--refine", tmp_path / "missing.pth", "--out", tmp_path)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--refine" in bad.stderr
+
+
+def test_refinement_is_on_by_default_only_for_the_bundled_demo_model():
+    from aetrack.cli.common import BUNDLED_REFINE_WEIGHTS, BUNDLED_WEIGHTS, refine_weights_path
+    from aetrack.cli.main import build_parser
+
+    parser = build_parser()
+
+    def weights(*argv):
+        return refine_weights_path(parser.parse_args(["track", "v.mp4", *argv]))
+
+    assert weights() == BUNDLED_REFINE_WEIGHTS
+    assert weights("--no-refine") is None
+    assert weights("--weights", str(BUNDLED_WEIGHTS)) is None  # a model named by the user: its people as they are
+    assert weights("--weights", str(BUNDLED_WEIGHTS), "--refine") == BUNDLED_REFINE_WEIGHTS
+    assert refine_weights_path(parser.parse_args(["predict", "a.png", "--out", "r.json"])) == BUNDLED_REFINE_WEIGHTS
 
 
 # ---- training the single-person model ---------------------------------------------------------------------------

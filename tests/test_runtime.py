@@ -147,6 +147,19 @@ def test_precision_settings_are_checked():
         RefineConfig(precision="half")
 
 
+def test_auto_precision_is_bf16_on_a_bf16_cpu_only_for_the_refinement_network(monkeypatch):
+    from aetrack.inference import runtime
+
+    cpu = torch.device("cpu")
+    for has_bf16 in (False, True):
+        monkeypatch.setattr(runtime, "cpu_runs_bf16", lambda: has_bf16)
+        expected = "bf16" if has_bf16 else "fp32"
+        assert resolve_precision("auto", cpu, cpu_bf16=True) == expected
+        assert resolve_precision("fp32", cpu, cpu_bf16=True) == "fp32"  # an explicit setting wins
+        assert Refiner.from_checkpoint(BUNDLED_REFINE_WEIGHTS, "cpu").model.precision == expected
+        assert Predictor.from_checkpoint(BUNDLED_WEIGHTS, "cpu").model.precision == "fp32"
+
+
 def test_configs_without_the_runtime_keys_load(tmp_path):
     data = config_to_dict(Config())
     for key in ("precision", "channels_last", "compile"):

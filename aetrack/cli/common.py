@@ -76,20 +76,29 @@ def run_config(args: argparse.Namespace) -> Config | None:
 
 def add_refine_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("refinement (the paper's single-person step)")
-    g.add_argument("--refine", nargs="?", const="bundled", metavar="WEIGHTS",
+    g.add_argument("--refine", nargs="?", const="bundled", default="auto", metavar="WEIGHTS",
                    help="run each person's crop through a single-person (top-down) network and average its joints "
                         "with the multi-person ones, weighted by their scores: mmpose's top-down hourglass "
                         f"checkpoints or ours (no WEIGHTS: the bundled {BUNDLED_REFINE_WEIGHTS.name}); "
-                        "--flip flips its crops too")
+                        "--flip flips its crops too. Default: on with the bundled demo model (no --weights), "
+                        "off with any other")
+    g.add_argument("--no-refine", dest="refine", action="store_const", const=None,
+                   help="no refinement, also with the bundled demo model (faster)")
     g.add_argument("--refine-decoding", choices=("default", "unbiased"), default="default",
                    help="keypoints from its heatmaps: quarter-pixel step (default) or unbiased (DARK)")
 
 
 def refine_weights_path(args: argparse.Namespace) -> Path | None:
-    """The single-person checkpoint --refine names (None without --refine); checked before torch loads."""
-    if getattr(args, "refine", None) is None:
+    """The single-person checkpoint --refine names (None without refinement); checked before torch loads.
+
+    'auto' (no --refine/--no-refine) refines the bundled demo model's people with the bundled single-person
+    model, which was trained on the same synthetic people; another model's people are left as they are."""
+    refine = getattr(args, "refine", None)
+    if refine == "auto":
+        refine = "bundled" if not getattr(args, "weights", None) and BUNDLED_REFINE_WEIGHTS.is_file() else None
+    if refine is None:
         return None
-    if args.refine == "bundled":
+    if refine == "bundled":
         if not BUNDLED_REFINE_WEIGHTS.is_file():
             raise AetrackError(f"no bundled single-person model at {BUNDLED_REFINE_WEIGHTS}; pass --refine WEIGHTS")
         return BUNDLED_REFINE_WEIGHTS

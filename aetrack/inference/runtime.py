@@ -29,13 +29,16 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise AetrackError(f"unknown device '{name}' (use auto, cpu or cuda)") from None
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device: torch.device, cpu_bf16: bool = False) -> str:
     """'fp32', 'bf16' or 'fp16' for a precision setting on `device`; 'auto' is bf16 on CUDA (fp16 on GPUs
-    without bf16) and fp32 elsewhere. A precision the device cannot run is a user error."""
+    without bf16) and fp32 elsewhere, or, with `cpu_bf16`, bf16 on CPUs whose oneDNN runs bf16 (AVX-512 and
+    newer). A precision the device cannot run is a user error."""
     check_precision(precision, "precision")
     cuda = device.type == "cuda"
     if precision == "auto":
-        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_bf16 and device.type == "cpu" and cpu_runs_bf16() else "fp32"
     if precision == "fp32":
         return precision
     if precision == "fp16" and not cuda:
@@ -45,6 +48,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
         raise AetrackError("this GPU has no bf16 arithmetic (use fp16 or fp32)")
     return precision
+
+
+def cpu_runs_bf16() -> bool:
+    """Whether this CPU has the bf16 kernels of oneDNN (AVX-512 and newer); False where torch cannot tell."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -74,15 +85,16 @@ def _one_line(exc: BaseException) -> str:
 class Network(torch.nn.Module):
     """`module` in eval mode on `device`, run at `precision` (see `resolve_precision`) with float32 outputs.
 
+    cpu_bf16: 'auto' precision runs bf16 on a CPU that has bf16 kernels (for networks whose outputs barely move).
     channels_last: a network with 2-D convolutions is converted to NHWC in place (its parameters are changed) and
         its 4-D inputs with it. compile: torch.compile it; when torch has no compile, or compiling fails (which may
         only show at the first call), one warning is logged and the network runs uncompiled.
     """
 
     def __init__(self, module: torch.nn.Module, device: torch.device, precision: str = "auto",
-                 channels_last: bool = True, compile: bool = False) -> None:
+                 channels_last: bool = True, compile: bool = False, cpu_bf16: bool = False) -> None:
         super().__init__()
-        self.precision = resolve_precision(precision, device)
+        self.precision = resolve_precision(precision, device, cpu_bf16)
         self.device = device
         self.channels_last = channels_last and _uses_conv2d(module)
         module = module.to(device).eval()
