@@ -43,6 +43,9 @@ def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return total
 
 
+_PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:
     """Achieved FLOP/s of a large square matrix multiply: the practical peak we compare the network with."""
     n = 4096 if device.type == "cuda" else 2048
@@ -79,7 +82,8 @@ def _best_ms(fn, repeats: int, device: torch.device) -> float:
 class BenchResult:
     """Milliseconds per frame per stage, end-to-end frames per second, FLOPs and peak fraction.
 
-    input_hw: the network input (height, width) at each test scale; scales and flip: the inference's.
+    input_hw: the network input (height, width) at each test scale; scales and flip: the inference's;
+    precision: the network's arithmetic, which the matmul peak is measured in too.
     """
 
     device: str
@@ -94,6 +98,7 @@ class BenchResult:
     network_fps: float
     peak_tflops: float
     peak_fraction: float
+    precision: str = "fp32"
 
 
 def bench(predictor: Predictor, video: str, frames: int, batch: int, refiner: Refiner | None = None) -> BenchResult:
@@ -147,8 +152,8 @@ def bench(predictor: Predictor, video: str, frames: int, batch: int, refiner: Re
         e2e = summary.frames / (time.perf_counter() - t)
     passes = 2 if cfg.inference.flip else 1
     flops = passes * sum(conv_flops(predictor.model, x[:1]) for x in xs)
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    peak = matmul_peak(dev, dtype)
+    precision = getattr(predictor.model, "precision", "fp32")
+    peak = matmul_peak(dev, _PEAK_DTYPES[precision])
     net_fps = 1000 / net_ms
     stage_ms = {"read video": read_ms, "preprocess": pre_ms, "network": net_ms, "decode people": dec_ms}
     if refiner is not None:
@@ -156,7 +161,7 @@ def bench(predictor: Predictor, video: str, frames: int, batch: int, refiner: Re
     stage_ms.update({"track": 1000 * track_s / len(images), "write": write_ms})
     return BenchResult(str(dev), [(x.shape[2], x.shape[3]) for x in xs], tuple(cfg.inference.scales),
                        cfg.inference.flip, (w, h), batch, stage_ms, e2e, flops / 1e9, net_fps, peak / 1e12,
-                       flops * net_fps / peak)
+                       flops * net_fps / peak, precision)
 
 
 def _inputs(images: torch.Tensor, places: list[Placement], cfg: Config) -> list[torch.Tensor]:
@@ -192,5 +197,5 @@ def format_table(r: BenchResult) -> str:
     lines.append(f"{'end to end':<15}{1000 / r.end_to_end_fps:>10.2f}{r.end_to_end_fps:>10.1f}")
     lines.append(f"network: {r.gflops_per_frame:.2f} GFLOP/frame, {r.network_fps:.1f} frames/s = "
                  f"{r.gflops_per_frame * r.network_fps / 1000:.3f} TFLOP/s, {100 * r.peak_fraction:.1f}% of the "
-                 f"measured matmul peak ({r.peak_tflops:.3f} TFLOP/s)")
+                 f"measured {r.precision} matmul peak ({r.peak_tflops:.3f} TFLOP/s)")
     return "\n".join(lines)

@@ -36,6 +36,10 @@ def test_bench_command_reports_every_stage(tmp_path):
     assert list(out["stage_ms"]) == ["read video", "preprocess", "network", "decode people", "track", "write"]
     assert out["end_to_end_fps"] > 0 and out["gflops_per_frame"] > 0 and out["frame_size"] == [160, 96]
     assert out["input_hw"] == [[128, 128]] and out["scales"] == [1.0] and out["flip"] is False
+    assert out["precision"] == "fp32"  # auto on a CPU: the peak is an fp32 matmul's
+    bf16 = _bench(tmp_path, "--frames", "2", "--batch", "2", "--precision", "bf16")
+    assert bf16.returncode == 0, bf16.stderr
+    assert "of the measured bf16 matmul peak" in bf16.stdout  # compared with the arithmetic it runs in
 
 
 def test_bench_stages_follow_the_scales_and_refine(tmp_path):
