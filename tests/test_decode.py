@@ -15,7 +15,7 @@ from aetrack.config import InferenceConfig
 from aetrack.decode import decode, decode_batch, parse_mmpose, parse_reference, tags_at, temporal_tags
 from aetrack.decode.assignment import munkres_assignment
 from aetrack.decode.candidates import Candidates, find_candidates, nms_keep, nms_keep_torch, sparse_flatnonzero
-from aetrack.decode.grouping import REFERENCE, GroupingParams, _People, group
+from aetrack.decode.grouping import GroupingParams, _People, group
 from aetrack.decode.refine import best_pixels, numpy_mean, person_tags
 from aetrack.errors import AetrackError
 
