@@ -142,6 +142,18 @@ def test_merge_weights_each_joint_by_its_scores():
     assert np.allclose(merge_keypoints(multi, multi)[..., :2], multi[..., :2])
 
 
+def test_merge_single_takes_the_single_person_joint_wherever_it_found_one():
+    multi = np.zeros((1, NUM_JOINTS, 3), np.float32)
+    single = np.zeros((1, NUM_JOINTS, 3), np.float32)
+    multi[0, 0], single[0, 0] = [10, 10, 0.6], [20, 30, 0.2]
+    multi[0, 2] = [7, 8, 0.4]                                   # only the multi-person decoder found it
+    merged = merge_keypoints(multi, single, "single")
+    assert np.allclose(merged[0, 0], [20, 30, 0.2]) and np.allclose(merged[0, 2], [7, 8, 0.4])
+    assert np.allclose(merged[0, 3], 0)
+    with pytest.raises(AetrackError, match="merge"):
+        RefineConfig(merge="median")
+
+
 def _poses(keypoints: np.ndarray) -> Poses:
     p = len(keypoints)
     return Poses(keypoints.astype(np.float32), keypoints[..., 2].mean(1).astype(np.float32),
@@ -259,6 +271,22 @@ def test_refinement_is_on_by_default_only_for_the_bundled_demo_model():
     assert weights("--weights", str(BUNDLED_WEIGHTS)) is None  # a model named by the user: its people as they are
     assert weights("--weights", str(BUNDLED_WEIGHTS), "--refine") == BUNDLED_REFINE_WEIGHTS
     assert refine_weights_path(parser.parse_args(["predict", "a.png", "--out", "r.json"])) == BUNDLED_REFINE_WEIGHTS
+
+
+def test_the_bundled_models_merge_by_the_single_person_joints_and_others_by_the_average():
+    from aetrack.cli.common import BUNDLED_WEIGHTS, make_refiner
+    from aetrack.cli.main import build_parser
+    from aetrack.config import InferenceConfig
+
+    parser = build_parser()
+
+    def rule(*argv):
+        return make_refiner(parser.parse_args(["track", "v.mp4", *argv]), "cpu", InferenceConfig()).config.merge
+
+    assert rule() == "single"
+    assert rule("--weights", str(BUNDLED_WEIGHTS), "--refine") == "average"   # the user's model: the paper's rule
+    assert rule("--refine-merge", "average") == "average"
+    assert rule("--weights", str(BUNDLED_WEIGHTS), "--refine", "--refine-merge", "single") == "single"
 
 
 # ---- training the single-person model ---------------------------------------------------------------------------

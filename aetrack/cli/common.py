@@ -77,8 +77,8 @@ def run_config(args: argparse.Namespace) -> Config | None:
 def add_refine_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("refinement (the paper's single-person step)")
     g.add_argument("--refine", nargs="?", const="bundled", default="auto", metavar="WEIGHTS",
-                   help="run each person's crop through a single-person (top-down) network and average its joints "
-                        "with the multi-person ones, weighted by their scores: mmpose's top-down hourglass "
+                   help="run each person's crop through a single-person (top-down) network and merge its joints "
+                        "with the multi-person ones (see --refine-merge): mmpose's top-down hourglass "
                         f"checkpoints or ours (no WEIGHTS: the bundled {BUNDLED_REFINE_WEIGHTS.name}); "
                         "--flip flips its crops too. Default: on with the bundled demo model (no --weights), "
                         "off with any other")
@@ -86,6 +86,10 @@ def add_refine_options(p: argparse.ArgumentParser) -> None:
                    help="no refinement, also with the bundled demo model (faster)")
     g.add_argument("--refine-decoding", choices=("default", "unbiased"), default="default",
                    help="keypoints from its heatmaps: quarter-pixel step (default) or unbiased (DARK)")
+    g.add_argument("--refine-merge", choices=("auto", "average", "single"), default="auto",
+                   help="each joint from: average, the paper's mean of the two predictions weighted by their "
+                        "scores; single, the single-person network's; auto (default): single for the bundled "
+                        "demo models (their single-person network is far more precise), average otherwise")
 
 
 def refine_weights_path(args: argparse.Namespace) -> Path | None:
@@ -119,7 +123,11 @@ def make_refiner(args: argparse.Namespace, device: str, inference: InferenceConf
         return None
     from aetrack.refine import RefineConfig, Refiner
 
-    config = RefineConfig(flip=bool(getattr(args, "flip", False)), post_process=args.refine_decoding,
+    merge = getattr(args, "refine_merge", "auto")
+    if merge == "auto":
+        bundled = path.resolve() == BUNDLED_REFINE_WEIGHTS.resolve() and not getattr(args, "weights", None)
+        merge = "single" if bundled else "average"
+    config = RefineConfig(flip=bool(getattr(args, "flip", False)), post_process=args.refine_decoding, merge=merge,
                           precision=inference.precision, channels_last=inference.channels_last,
                           compile=inference.compile)
     return Refiner.from_checkpoint(path, device, config)

@@ -15,7 +15,7 @@ from aetrack.poses import Poses
 from aetrack.refine.boxes import PADDING, person_boxes, regions
 from aetrack.refine.crop import crops
 from aetrack.refine.decode import POST_PROCESS, decode_crops
-from aetrack.refine.merge import merge_poses
+from aetrack.refine.merge import MERGE_RULES, merge_poses
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class RefineConfig:
     box_margin: a box around a person's joints grows this much first: joints stop short of the body's outline
         (the head's top, hands, feet), where the boxes the network was trained on end.
     min_joints: people with fewer found joints (and no track box to go by) are left as they are.
+    merge: how each joint's two predictions combine (`merge_keypoints`): 'average' (the paper's score-weighted
+        mean) or 'single' (the single-person network's joint wherever it found one).
     rescore: a refined person's score becomes its mean merged joint score; off, the decoder's score stays (the
         single-person network sees someone in almost any crop, so its scores rank false people poorly).
     batch: people per network call.
@@ -43,6 +45,7 @@ class RefineConfig:
     padding: float = PADDING
     box_margin: float = 1.2
     min_joints: int = 3
+    merge: str = "average"
     rescore: bool = False
     batch: int = 32
     precision: str = "auto"
@@ -53,6 +56,8 @@ class RefineConfig:
         if self.post_process not in POST_PROCESS:
             raise AetrackError(f"refine post_process must be one of {', '.join(POST_PROCESS)}, "
                                f"got {self.post_process!r}")
+        if self.merge not in MERGE_RULES:
+            raise AetrackError(f"refine merge must be one of {', '.join(MERGE_RULES)}, got {self.merge!r}")
         if self.padding <= 0 or self.box_margin <= 0 or self.batch < 1 or self.min_joints < 1:
             raise AetrackError("refine settings: padding, box_margin, batch and min_joints must be positive")
         if self.kernel < 1 or self.kernel % 2 == 0:
@@ -124,7 +129,7 @@ class Refiner:
         single = np.zeros_like(poses.keypoints, dtype=np.float32)
         if chosen.any():
             single[chosen] = self.keypoints(image_bgr, boxes[chosen])
-        return merge_poses(poses, single, chosen, rescore=self.config.rescore)
+        return merge_poses(poses, single, chosen, rescore=self.config.rescore, rule=self.config.merge)
 
 
 def _heatmaps(output: torch.Tensor | list | tuple) -> torch.Tensor:
