@@ -4,6 +4,7 @@ of refinement per person and per frame, and the single-person model alone on gro
 
     aetrack synth --out heldout --seed 20261125 --videos 3 --frames 100 --people 5 --size 640x360
     python benchmarks/refinement.py --gt heldout/coco.json [--weights W] [--refine R] [--scales 2 1 0.5]
+        [--merge average|single]
 """
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ def main() -> None:
     ap.add_argument("--refine", default=str(BUNDLED_REFINE_WEIGHTS))
     ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 1.0, 0.5], help="the multi-scale setting")
     ap.add_argument("--flip", action="store_true", help="flip test in both networks")
+    ap.add_argument("--merge", choices=("average", "single"),
+                    help="how joints combine (RefineConfig.merge); default as the CLI: single for the bundled "
+                         "models, average otherwise")
     args = ap.parse_args()
+    bundled = args.weights == str(BUNDLED_WEIGHTS) and args.refine == str(BUNDLED_REFINE_WEIGHTS)
+    merge = args.merge or ("single" if bundled else "average")
+    print(f"merge: {merge}")
 
     frames = list(coco_frames(args.gt))
     rows = []
@@ -44,7 +51,8 @@ def main() -> None:
         base = [r for image_id, _, poses in people for r in poses_to_coco_results(poses, image_id)]
         rows.append((scales, "none", coco_ap(args.gt, base), None))
         for post in ("default", "unbiased"):
-            refiner = Refiner.from_checkpoint(args.refine, "cpu", RefineConfig(flip=args.flip, post_process=post))
+            refiner = Refiner.from_checkpoint(args.refine, "cpu", RefineConfig(flip=args.flip, post_process=post,
+                                                                                        merge=merge))
             start, results, count = time.perf_counter(), [], 0
             for image_id, image, poses in people:
                 refined = refiner(image, poses)
