@@ -13,7 +13,7 @@ import torch
 from aetrack.errors import AetrackError
 from aetrack.poses import Poses
 from aetrack.refine import (RefineConfig, Refiner, box_to_center_scale, crop, crop_transform, decode_crop, decode_crops,
-                            keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
+                            distinct_people, keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
 from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
@@ -152,6 +152,28 @@ def test_merge_single_takes_the_single_person_joint_wherever_it_found_one():
     assert np.allclose(merged[0, 3], 0)
     with pytest.raises(AetrackError, match="merge"):
         RefineConfig(merge="median")
+
+
+def test_distinct_people_drops_the_lower_scoring_of_two_matching_poses():
+    rng = np.random.default_rng(0)
+    person = np.zeros((NUM_JOINTS, 3), np.float32)
+    person[:, 0] = rng.uniform(100, 140, NUM_JOINTS)
+    person[:, 1] = rng.uniform(100, 200, NUM_JOINTS)
+    person[:, 2] = 0.9
+    near = person.copy()
+    near[:, :2] += 1.0                              # the same body, a pixel off
+    other = person.copy()
+    other[:, 0] += 60                               # someone beside them
+    keypoints = np.stack([near, person, other])
+    scores = np.array([0.5, 0.8, 0.7], np.float32)
+    assert distinct_people(keypoints, scores, 0.7).tolist() == [False, True, True]
+    assert distinct_people(keypoints, scores, 1.0).all()
+    # a fragment found only where the whole person's joints also are is a duplicate too
+    fragment = person.copy()
+    fragment[9:, 2] = 0
+    assert distinct_people(np.stack([person, fragment]), np.array([0.6, 0.9]), 0.7).tolist() == [False, True]
+    with pytest.raises(AetrackError, match="duplicate_oks"):
+        RefineConfig(duplicate_oks=1.5)
 
 
 def _poses(keypoints: np.ndarray) -> Poses:

@@ -15,7 +15,7 @@ from aetrack.poses import Poses
 from aetrack.refine.boxes import PADDING, person_boxes, regions
 from aetrack.refine.crop import crops
 from aetrack.refine.decode import POST_PROCESS, decode_crops
-from aetrack.refine.merge import MERGE_RULES, merge_poses
+from aetrack.refine.merge import MERGE_RULES, distinct_people, merge_poses
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class RefineConfig:
     min_joints: people with fewer found joints (and no track box to go by) are left as they are.
     merge: how each joint's two predictions combine (`merge_keypoints`): 'average' (the paper's score-weighted
         mean) or 'single' (the single-person network's joint wherever it found one).
+    duplicate_oks: of two refined people whose poses match with OKS above this, the lower-scoring one is dropped
+        (`distinct_people`; 1 keeps everyone): two decoded people refined onto the same body are one person.
     rescore: a refined person's score becomes its mean merged joint score; off, the decoder's score stays (the
         single-person network sees someone in almost any crop, so its scores rank false people poorly).
     batch: people per network call.
@@ -46,6 +48,7 @@ class RefineConfig:
     box_margin: float = 1.2
     min_joints: int = 3
     merge: str = "average"
+    duplicate_oks: float = 0.7
     rescore: bool = False
     batch: int = 32
     precision: str = "auto"
@@ -58,6 +61,8 @@ class RefineConfig:
                                f"got {self.post_process!r}")
         if self.merge not in MERGE_RULES:
             raise AetrackError(f"refine merge must be one of {', '.join(MERGE_RULES)}, got {self.merge!r}")
+        if not 0.0 <= self.duplicate_oks <= 1.0:
+            raise AetrackError(f"refine duplicate_oks must be between 0 and 1, got {self.duplicate_oks}")
         if self.padding <= 0 or self.box_margin <= 0 or self.batch < 1 or self.min_joints < 1:
             raise AetrackError("refine settings: padding, box_margin, batch and min_joints must be positive")
         if self.kernel < 1 or self.kernel % 2 == 0:
@@ -129,7 +134,9 @@ class Refiner:
         single = np.zeros_like(poses.keypoints, dtype=np.float32)
         if chosen.any():
             single[chosen] = self.keypoints(image_bgr, boxes[chosen])
-        return merge_poses(poses, single, chosen, rescore=self.config.rescore, rule=self.config.merge)
+        merged = merge_poses(poses, single, chosen, rescore=self.config.rescore, rule=self.config.merge)
+        keep = distinct_people(merged.keypoints, merged.scores, self.config.duplicate_oks)
+        return merged if keep.all() else merged[np.flatnonzero(keep)]
 
 
 def _heatmaps(output: torch.Tensor | list | tuple) -> torch.Tensor:
