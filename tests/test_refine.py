@@ -13,7 +13,7 @@ import torch
 from aetrack.errors import AetrackError
 from aetrack.poses import Poses
 from aetrack.refine import (RefineConfig, Refiner, box_to_center_scale, crop, crop_transform, decode_crop, decode_crops,
-                            distinct_people, keypoint_boxes, merge_keypoints, merge_poses, person_boxes)
+                            distinct_people, keypoint_boxes, merge_keypoints, merge_poses, person_boxes, stray_joints)
 from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
@@ -152,6 +152,26 @@ def test_merge_single_takes_the_single_person_joint_wherever_it_found_one():
     assert np.allclose(merged[0, 3], 0)
     with pytest.raises(AetrackError, match="merge"):
         RefineConfig(merge="median")
+
+
+def test_stray_joints_are_those_far_from_the_rest_of_the_person():
+    rng = np.random.default_rng(1)
+    person = np.zeros((NUM_JOINTS, 3), np.float32)
+    person[:, 0] = rng.uniform(240, 270, NUM_JOINTS)
+    person[:, 1] = np.linspace(135, 255, NUM_JOINTS)
+    person[:, 2] = 0.9
+    mixed = person.copy()
+    mixed[15:, :2] = [[624, 251], [624, 251]]        # ankles grouped from someone at the image's edge
+    few = np.zeros_like(person)
+    few[:3] = [[10, 10, 0.9], [12, 11, 0.9], [300, 200, 0.9]]   # too few joints to tell
+    stray = stray_joints(np.stack([person, mixed, few]), 3.0)
+    assert not stray[0].any() and not stray[2].any()
+    assert np.flatnonzero(stray[1]).tolist() == [15, 16]
+    # the box then holds the person alone
+    box = keypoint_boxes(np.where(stray[1][:, None], 0, mixed)[None], 1.0)[0]
+    assert box[0] + box[2] < 300
+    with pytest.raises(AetrackError, match="stray_spread"):
+        RefineConfig(stray_spread=-1)
 
 
 def test_distinct_people_drops_the_lower_scoring_of_two_matching_poses():

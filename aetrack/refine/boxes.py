@@ -48,6 +48,29 @@ def keypoint_boxes(keypoints: np.ndarray, margin: float = 1.0, min_size: float =
     return np.concatenate([center - size / 2, size], 1).astype(np.float32)
 
 
+def stray_joints(keypoints: np.ndarray, spread: float, min_joints: int = 3) -> np.ndarray:
+    """(P, 17) bool: found joints (score > 0) further from the person's median joint position than `spread`
+    times the median such distance: joints grouped with the person by a tag that happens to match, on someone
+    else across the image. A box around them would hold several people; people left with fewer than
+    `min_joints` other joints have none marked.
+    """
+    kp = np.asarray(keypoints, np.float64).reshape(len(keypoints), -1, 3)
+    found = kp[:, :, 2] > 0
+    xy = np.where(found[..., None], kp[:, :, :2], np.nan)
+    stray = np.zeros(found.shape, bool)
+    usable = found.sum(1) > min_joints
+    if not usable.any():
+        return stray
+    with np.errstate(invalid="ignore"):
+        center = np.nanmedian(xy[usable], axis=1)                       # (U, 2)
+        distance = np.linalg.norm(xy[usable] - center[:, None], axis=2)  # (U, 17), nan where not found
+        typical = np.nanmedian(distance, axis=1)
+        far = found[usable] & (distance > spread * np.maximum(typical, 1.0)[:, None])
+    far[(found[usable] & ~far).sum(1) < min_joints] = False
+    stray[usable] = far
+    return stray
+
+
 def person_boxes(keypoints: np.ndarray, margin: float = 1.0, track_boxes: np.ndarray | None = None,
                  min_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """The box (P, 4) x, y, w, h to refine each person in, and whether a track box joined it (P,) bool.

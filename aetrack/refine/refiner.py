@@ -12,7 +12,7 @@ from aetrack.config import check_precision
 from aetrack.errors import AetrackError
 from aetrack.inference.runtime import Network, resolve_device, to_device
 from aetrack.poses import Poses
-from aetrack.refine.boxes import PADDING, person_boxes, regions
+from aetrack.refine.boxes import PADDING, person_boxes, regions, stray_joints
 from aetrack.refine.crop import crops
 from aetrack.refine.decode import POST_PROCESS, decode_crops
 from aetrack.refine.merge import MERGE_RULES, distinct_people, merge_poses
@@ -28,6 +28,8 @@ class RefineConfig:
     padding: context around a person's box, as the network was trained (mmpose: 1.25).
     box_margin: a box around a person's joints grows this much first: joints stop short of the body's outline
         (the head's top, hands, feet), where the boxes the network was trained on end.
+    stray_spread: joints further from the person's median joint than this many times the median such distance
+        are left out of the box (`stray_joints`; 0: none are); the single-person network then places them anew.
     min_joints: people with fewer found joints (and no track box to go by) are left as they are.
     merge: how each joint's two predictions combine (`merge_keypoints`): 'average' (the paper's score-weighted
         mean) or 'single' (the single-person network's joint wherever it found one).
@@ -46,6 +48,7 @@ class RefineConfig:
     kernel: int = 11
     padding: float = PADDING
     box_margin: float = 1.2
+    stray_spread: float = 3.0
     min_joints: int = 3
     merge: str = "average"
     duplicate_oks: float = 0.7
@@ -63,6 +66,8 @@ class RefineConfig:
             raise AetrackError(f"refine merge must be one of {', '.join(MERGE_RULES)}, got {self.merge!r}")
         if not 0.0 <= self.duplicate_oks <= 1.0:
             raise AetrackError(f"refine duplicate_oks must be between 0 and 1, got {self.duplicate_oks}")
+        if self.stray_spread < 0:
+            raise AetrackError(f"refine stray_spread must not be negative, got {self.stray_spread}")
         if self.padding <= 0 or self.box_margin <= 0 or self.batch < 1 or self.min_joints < 1:
             raise AetrackError("refine settings: padding, box_margin, batch and min_joints must be positive")
         if self.kernel < 1 or self.kernel % 2 == 0:
@@ -128,7 +133,13 @@ class Refiner:
         """
         if not len(poses):
             return poses
-        boxes, joined = person_boxes(poses.keypoints, self.config.box_margin, track_boxes)
+        boxed = poses.keypoints
+        if self.config.stray_spread > 0:
+            stray = stray_joints(boxed, self.config.stray_spread, self.config.min_joints)
+            if stray.any():
+                boxed = boxed.copy()
+                boxed[stray, 2] = 0
+        boxes, joined = person_boxes(boxed, self.config.box_margin, track_boxes)
         found = (poses.keypoints[..., 2] > 0).sum(1)
         chosen = (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & ((found >= self.config.min_joints) | joined)
         single = np.zeros_like(poses.keypoints, dtype=np.float32)
