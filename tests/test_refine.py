@@ -13,7 +13,7 @@ import torch
 from aetrack.errors import AetrackError
 from aetrack.poses import Poses
 from aetrack.refine import (RefineConfig, Refiner, box_to_center_scale, crop, crop_transform, decode_crop, decode_crops,
-                            distinct_people, keypoint_boxes, merge_keypoints, merge_poses, person_boxes, stray_joints)
+                            keypoint_boxes, merge_keypoints, merge_poses, person_boxes, stray_joints)
 from aetrack.skeleton import FLIP, NUM_JOINTS
 
 
@@ -174,7 +174,10 @@ def test_stray_joints_are_those_far_from_the_rest_of_the_person():
         RefineConfig(stray_spread=-1)
 
 
-def test_distinct_people_drops_the_lower_scoring_of_two_matching_poses():
+def test_refinement_drops_the_lower_scoring_of_two_matching_poses():
+    """The rule behind RefineConfig.duplicate_oks (mmpose's greedy OKS-NMS) on the duplicates refinement makes."""
+    from aetrack.inference.people import oks_nms
+
     rng = np.random.default_rng(0)
     person = np.zeros((NUM_JOINTS, 3), np.float32)
     person[:, 0] = rng.uniform(100, 140, NUM_JOINTS)
@@ -184,14 +187,16 @@ def test_distinct_people_drops_the_lower_scoring_of_two_matching_poses():
     near[:, :2] += 1.0                              # the same body, a pixel off
     other = person.copy()
     other[:, 0] += 60                               # someone beside them
-    keypoints = np.stack([near, person, other])
-    scores = np.array([0.5, 0.8, 0.7], np.float32)
-    assert distinct_people(keypoints, scores, 0.7).tolist() == [False, True, True]
-    assert distinct_people(keypoints, scores, 1.0).all()
-    # a fragment found only where the whole person's joints also are is a duplicate too
     fragment = person.copy()
-    fragment[9:, 2] = 0
-    assert distinct_people(np.stack([person, fragment]), np.array([0.6, 0.9]), 0.7).tolist() == [False, True]
+    fragment[9:, 2] = 0                             # found only where the whole person's joints also are
+
+    def kept(*people_and_scores):
+        poses = _poses(np.stack([p for p, _ in people_and_scores]))
+        poses.scores = np.array([s for _, s in people_and_scores], np.float32)
+        return sorted(oks_nms(poses, RefineConfig().duplicate_oks).tolist())
+
+    assert kept((near, 0.5), (person, 0.8), (other, 0.7)) == [1, 2]
+    assert kept((person, 0.6), (fragment, 0.9)) == [1]
     with pytest.raises(AetrackError, match="duplicate_oks"):
         RefineConfig(duplicate_oks=1.5)
 

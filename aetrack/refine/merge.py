@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 
 from aetrack.poses import Poses
-from aetrack.skeleton import oks
 
 
 MERGE_RULES = ("average", "single")
@@ -46,26 +45,3 @@ def merge_poses(poses: Poses, single: np.ndarray, refined: np.ndarray | None = N
             scores[refined] = keypoints[refined, :, 2].mean(1)
     return replace(poses, keypoints=keypoints.astype(np.float32), scores=scores.astype(np.float32))
 
-
-def distinct_people(keypoints: np.ndarray, scores: np.ndarray, max_oks: float) -> np.ndarray:
-    """(P,) bool: the people to keep when those whose poses match a higher-scoring person's with OKS above
-    `max_oks` are dropped (greedy, highest score first). Two decoded people (a person and a fragment of them, or
-    a mix of two people) refined onto the same body become one pose: one of them is a duplicate.
-
-    keypoints (P, 17, 3) x, y, score in pixels; each pose's scale is the area of the box around its joints.
-    """
-    keep = np.ones(len(keypoints), bool)
-    if len(keypoints) < 2 or max_oks >= 1:
-        return keep
-    found = keypoints[..., 2] > 0
-    low = np.where(found[..., None], keypoints[..., :2], np.inf).min(1)
-    high = np.where(found[..., None], keypoints[..., :2], -np.inf).max(1)
-    areas = np.where(found.any(1), np.prod(np.maximum(high - low, 1.0), axis=1), 1.0)
-    similarity = oks(keypoints, keypoints, areas)
-    similarity = np.maximum(similarity, similarity.T)     # the smaller pose's scale decides
-    for a in np.argsort(-np.asarray(scores), kind="stable"):
-        if keep[a]:   # a higher-scoring match would have dropped it: only lower-scoring ones go
-            drop = similarity[a] > max_oks
-            drop[a] = False
-            keep[drop] = False
-    return keep

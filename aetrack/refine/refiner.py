@@ -15,7 +15,8 @@ from aetrack.poses import Poses
 from aetrack.refine.boxes import PADDING, person_boxes, regions, stray_joints
 from aetrack.refine.crop import crops
 from aetrack.refine.decode import POST_PROCESS, decode_crops
-from aetrack.refine.merge import MERGE_RULES, distinct_people, merge_poses
+from aetrack.inference.people import oks_nms
+from aetrack.refine.merge import MERGE_RULES, merge_poses
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class RefineConfig:
     merge: how each joint's two predictions combine (`merge_keypoints`): 'average' (the paper's score-weighted
         mean) or 'single' (the single-person network's joint wherever it found one).
     duplicate_oks: of two refined people whose poses match with OKS above this, the lower-scoring one is dropped
-        (`distinct_people`; 1 keeps everyone): two decoded people refined onto the same body are one person.
+        (mmpose's greedy `oks_nms`; 1 keeps everyone): two decoded people refined onto the same body are one person.
     rescore: a refined person's score becomes its mean merged joint score; off, the decoder's score stays (the
         single-person network sees someone in almost any crop, so its scores rank false people poorly).
     batch: people per network call.
@@ -146,8 +147,10 @@ class Refiner:
         if chosen.any():
             single[chosen] = self.keypoints(image_bgr, boxes[chosen])
         merged = merge_poses(poses, single, chosen, rescore=self.config.rescore, rule=self.config.merge)
-        keep = distinct_people(merged.keypoints, merged.scores, self.config.duplicate_oks)
-        return merged if keep.all() else merged[np.flatnonzero(keep)]
+        if self.config.duplicate_oks >= 1 or len(merged) < 2:
+            return merged
+        keep = np.sort(oks_nms(merged, self.config.duplicate_oks))
+        return merged if len(keep) == len(merged) else merged[keep]
 
 
 def _heatmaps(output: torch.Tensor | list | tuple) -> torch.Tensor:

@@ -3,9 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from aetrack.skeleton import oks
+from aetrack.skeleton import OKS_SIGMAS
 
-__all__ = ["association_cost", "embedding_distance", "oks"]
+
+def oks(reference: np.ndarray, keypoints: np.ndarray, areas: np.ndarray,
+        variances: np.ndarray | None = None) -> np.ndarray:
+    """Object keypoint similarity (M, N) in [0, 1] of every reference pose against every pose.
+
+    reference: (M, 17, 3) and keypoints: (N, 17, 3) x, y, score in pixels of one image; a joint counts where its
+        score is > 0 in both, and a pair with no such joint scores 0.
+    areas: (M,) pixels², the scale of each reference pose (COCO uses the person's area).
+    variances: (M, 17) pixels², uncertainty of the reference joints added to COCO's falloff; the tracker passes
+        the Kalman prediction's, so a coasting track's gate widens as its prediction drifts.
+    """
+    falloff = np.asarray(areas, np.float64)[:, None] * (2 * OKS_SIGMAS) ** 2  # (M, 17)
+    if variances is not None:
+        falloff = falloff + variances
+    d2 = ((reference[:, None, :, :2] - keypoints[None, :, :, :2]) ** 2).sum(-1)  # (M, N, 17)
+    both = (reference[:, None, :, 2] > 0) & (keypoints[None, :, :, 2] > 0)
+    similarity = np.exp(-d2 / (2 * np.maximum(falloff[:, None], 1e-12)))
+    count = both.sum(-1)
+    return np.where(count > 0, (similarity * both).sum(-1) / np.maximum(count, 1), 0.0)
 
 
 def embedding_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
