@@ -437,8 +437,8 @@ def resolve_config_path(name: str | Path) -> Path:
     raise AetrackError(f"config '{name}' not found: not a file, and not a preset ({presets})")
 
 
-def load_config(name: str | Path) -> Config:
-    """Read a YAML config file (or a preset name) with `yaml.safe_load`, strictly."""
+def _read_config_data(name: str | Path) -> tuple[Path, dict]:
+    """The file behind `name` and its YAML data (`yaml.safe_load`), a mapping of sections ({} when empty)."""
     path = resolve_config_path(name)
     try:
         text = path.read_text(encoding="utf-8")
@@ -450,7 +450,31 @@ def load_config(name: str | Path) -> Config:
         raise AetrackError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if data is not None and not isinstance(data, dict):
         raise AetrackError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    return path, data or {}
+
+
+def load_config(name: str | Path) -> Config:
+    """Read a YAML config file (or a preset name) with `yaml.safe_load`, strictly."""
+    path, data = _read_config_data(name)
     try:
         return config_from_dict(data)
+    except AetrackError as exc:
+        raise AetrackError(f"config {path}: {exc}") from None
+
+
+def overlay_config(base: Config, name: str | Path, sections: tuple[str, ...] = ("inference", "tracker")) -> Config:
+    """`base` with the keys a config file (or preset) sets in `sections` put over it; keys the file leaves out
+    keep base's values (a checkpoint's own inference settings, say), and other sections are ignored. Checked as
+    strictly as `load_config`."""
+    path, data = _read_config_data(name)
+    merged = config_to_dict(base)
+    for section in sections:
+        given = data.get(section) or {}
+        if not isinstance(given, dict):
+            raise AetrackError(f"config {path}: section '{section}' must be a mapping, got {type(given).__name__}")
+        merged[section] = {**merged[section], **given}
+    load_config(name)   # the whole file must be valid, not just the sections used
+    try:
+        return config_from_dict(merged)
     except AetrackError as exc:
         raise AetrackError(f"config {path}: {exc}") from None

@@ -44,3 +44,22 @@ def test_wrong_types_and_values_are_errors(tmp_path):
 def test_round_trip_through_plain_data():
     config = load_config("tiny")
     assert config_from_dict(config_to_dict(config)) == config
+
+
+def test_a_config_overlays_only_the_keys_it_sets(tmp_path):
+    """`--config` with a tracker section alone keeps the checkpoint's inference settings (it used to reset them
+    to the library defaults: the bundled model's quadratic sub-pixel step silently became the quarter step)."""
+    from aetrack.cli.common import run_config
+    from aetrack.cli.main import build_parser
+
+    path = tmp_path / "t.yaml"
+    path.write_text("tracker:\n  min_hits: 5\n")
+    parser = build_parser()
+    plain = run_config(parser.parse_args(["track", "v.mp4"]))
+    overlaid = run_config(parser.parse_args(["track", "v.mp4", "--config", str(path)]))
+    assert plain.inference.subpixel == "quadratic"          # the bundled checkpoint's own setting
+    assert overlaid.inference == plain.inference
+    assert overlaid.tracker.min_hits == 5 and overlaid.tracker.max_age == plain.tracker.max_age
+    path.write_text("tracker:\n  min_hits: 5\ntrain:\n  nonsense: 1\n")
+    with pytest.raises(AetrackError, match="nonsense"):
+        run_config(parser.parse_args(["track", "v.mp4", "--config", str(path)]))

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from aetrack.config import PRECISIONS, Config, InferenceConfig, load_config
+from aetrack.config import PRECISIONS, Config, InferenceConfig, overlay_config
 from aetrack.errors import AetrackError
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tiny_synth.pt"
@@ -17,8 +17,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--weights", help=f"checkpoint: aetrack's or the authors' .pth.tar (default: the bundled "
                                      f"demo model {BUNDLED_WEIGHTS.name}, trained on synthetic people)")
-    g.add_argument("--config", help="YAML config or preset name whose inference and tracker sections to use "
-                                    "(the network itself always comes from the checkpoint)")
+    g.add_argument("--config", help="YAML config or preset name: the keys its inference and tracker sections set "
+                                    "replace the checkpoint's, the others stay (the network itself always comes "
+                                    "from the checkpoint)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     g.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image's maps")
     g.add_argument("--scales", type=float, nargs="+", metavar="S", help="test scales, e.g. 1 0.5 1.5")
@@ -60,9 +61,8 @@ def run_config(args: argparse.Namespace) -> Config | None:
     configure_cpu_threads()
 
     base = read_checkpoint(weights_path(args)).config
-    if args.config:
-        loaded = load_config(args.config)
-        base = dataclasses.replace(base, inference=loaded.inference, tracker=loaded.tracker)
+    if args.config:   # its inference and tracker keys over the checkpoint's; keys it leaves out stay
+        base = overlay_config(base, args.config)
     inference = base.inference
     if args.flip:
         inference = dataclasses.replace(inference, flip=True)
