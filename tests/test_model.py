@@ -81,6 +81,24 @@ def test_import_weights_cli_converts_reference(ref, tmp_path):
         assert torch.equal(a(x), b(x))
 
 
+def test_import_weights_config_stores_new_settings_in_our_own_checkpoint(ref, tmp_path):
+    from aetrack.model.checkpoint import read_checkpoint
+
+    out = tmp_path / "converted.pt"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("tracker:\n  embedding_weight: 0.0\n  min_hits: 2\ninference:\n  flip: true\n")
+    cli = [sys.executable, "-m", "aetrack.cli.main", "import-weights"]
+    assert subprocess.run([*cli, str(ref / "hourglass_small.pth.tar"), str(out)], capture_output=True).returncode == 0
+    before = read_checkpoint(out)
+    r = subprocess.run([*cli, str(out), str(out), "--config", str(settings)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    after = read_checkpoint(out)
+    assert after.config.tracker.embedding_weight == 0.0 and after.config.tracker.min_hits == 2
+    assert after.config.inference.flip and after.config.tracker.max_age == before.config.tracker.max_age
+    assert after.config.model == before.config.model and after.meta["settings_from"] == str(settings)
+    assert all(torch.equal(after.state_dict[k], v) for k, v in before.state_dict.items())
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
     (b"hello, not a checkpoint", "not a PyTorch checkpoint"),
