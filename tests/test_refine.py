@@ -154,12 +154,14 @@ def test_merge_single_takes_the_single_person_joint_wherever_it_found_one():
         RefineConfig(merge="median")
 
 
+def _person(x: np.ndarray, y: np.ndarray, score: float = 0.9) -> np.ndarray:
+    """(17, 3) keypoints at x, y (17 values each), every joint found with `score`."""
+    return np.stack([x, y, np.full(NUM_JOINTS, score)], axis=1).astype(np.float32)
+
+
 def test_stray_joints_are_those_far_from_the_rest_of_the_person():
     rng = np.random.default_rng(1)
-    person = np.zeros((NUM_JOINTS, 3), np.float32)
-    person[:, 0] = rng.uniform(240, 270, NUM_JOINTS)
-    person[:, 1] = np.linspace(135, 255, NUM_JOINTS)
-    person[:, 2] = 0.9
+    person = _person(rng.uniform(240, 270, NUM_JOINTS), np.linspace(135, 255, NUM_JOINTS))
     mixed = person.copy()
     mixed[15:, :2] = [[624, 251], [624, 251]]        # ankles grouped from someone at the image's edge
     few = np.zeros_like(person)
@@ -179,10 +181,7 @@ def test_refinement_drops_the_lower_scoring_of_two_matching_poses():
     from aetrack.inference.people import oks_nms
 
     rng = np.random.default_rng(0)
-    person = np.zeros((NUM_JOINTS, 3), np.float32)
-    person[:, 0] = rng.uniform(100, 140, NUM_JOINTS)
-    person[:, 1] = rng.uniform(100, 200, NUM_JOINTS)
-    person[:, 2] = 0.9
+    person = _person(rng.uniform(100, 140, NUM_JOINTS), rng.uniform(100, 200, NUM_JOINTS))
     near = person.copy()
     near[:, :2] += 1.0                              # the same body, a pixel off
     other = person.copy()

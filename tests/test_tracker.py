@@ -47,6 +47,21 @@ class Walker:
         return self.visible is None or t in self.visible
 
 
+def random_walkers(rng: np.random.Generator, count: int, frames: int, area: float, speed: float, tag_scale: float,
+                   hidden: float = 0.2, score: tuple[float, float] | None = None) -> list[Walker]:
+    """`count` walkers starting anywhere in an `area` square, moving up to `speed` px per frame each way, with 2-D
+    tags of spread `tag_scale`, a `score` drawn from that range if given, and each frame unseen with
+    probability `hidden` (drawn in that order, per walker)."""
+    walkers = []
+    for _ in range(count):
+        start, velocity = tuple(rng.uniform(0, area, 2)), tuple(rng.uniform(-speed, speed, 2))
+        tag = tuple(rng.normal(0, tag_scale, 2))
+        extra = {"score": float(rng.uniform(*score))} if score else {}
+        visible = set(np.flatnonzero(rng.random(frames) > hidden).tolist())
+        walkers.append(Walker(start, velocity, tag=tag, visible=visible, **extra))
+    return walkers
+
+
 def make_frames(walkers: list[Walker], frames: int, seed: int = 0, noise: float = 1.5, missing: float = 0.1,
                 tag_noise: float = 0.05, clutter: float = 0.0) -> list[tuple[Poses, list[int]]]:
     """Per frame, the Poses of the seen walkers in shuffled order and the walker behind each row (-1: clutter)."""
@@ -319,8 +334,7 @@ def test_frame_gaps_are_predicted_over():
 
 def test_tracking_is_deterministic():
     rng = np.random.default_rng(5)
-    walkers = [Walker(tuple(rng.uniform(0, 1000, 2)), tuple(rng.uniform(-4, 4, 2)), tag=tuple(rng.normal(0, 2, 2)),
-                      visible=set(np.flatnonzero(rng.random(50) > 0.2).tolist())) for _ in range(8)]
+    walkers = random_walkers(rng, 8, 50, area=1000, speed=4, tag_scale=2)
     frames = make_frames(walkers, 50, clutter=0.3)
     first, second = Tracker(), Tracker()
     for t, (poses, _) in enumerate(frames):
@@ -332,9 +346,7 @@ def test_tracking_is_deterministic():
 @pytest.mark.parametrize("seed", range(4))
 def test_reported_detection_indices_are_unique_and_valid(seed):
     rng = np.random.default_rng(seed)
-    walkers = [Walker(tuple(rng.uniform(0, 800, 2)), tuple(rng.uniform(-6, 6, 2)), tag=tuple(rng.normal(0, 1, 2)),
-                      score=float(rng.uniform(0.15, 1.0)),
-                      visible=set(np.flatnonzero(rng.random(40) > 0.3).tolist())) for _ in range(12)]
+    walkers = random_walkers(rng, 12, 40, area=800, speed=6, tag_scale=1, hidden=0.3, score=(0.15, 1.0))
     tracker = Tracker(TrackerConfig(report_tentative=True, min_oks=0.0))
     for t, (poses, _) in enumerate(make_frames(walkers, 40, seed=seed, clutter=0.5, missing=0.4)):
         tracks = tracker.update(poses, t)
@@ -364,8 +376,7 @@ def test_smoothing_reports_filtered_keypoints_closer_to_the_truth():
 
 def test_predicted_boxes_leave_the_tracking_as_it_was():
     rng = np.random.default_rng(7)
-    walkers = [Walker(tuple(rng.uniform(0, 800, 2)), tuple(rng.uniform(-5, 5, 2)), tag=tuple(rng.normal(0, 2, 2)),
-                      visible=set(np.flatnonzero(rng.random(50) > 0.2).tolist())) for _ in range(6)]
+    walkers = random_walkers(rng, 6, 50, area=800, speed=5, tag_scale=2)
     frames = make_frames(walkers, 50, clutter=0.3)
     plain, asked = Tracker(), Tracker()
     assert [len(a) for a in asked.predicted_boxes(0)] == [0, 0]  # nothing to predict before the first frame
