@@ -468,13 +468,10 @@ def overlay_config(base: Config, name: str | Path, sections: tuple[str, ...] = (
     strictly as `load_config`."""
     path, data = _read_config_data(name)
     merged = config_to_dict(base)
-    for section in sections:
-        given = data.get(section) or {}
-        if not isinstance(given, dict):
-            raise AetrackError(f"config {path}: section '{section}' must be a mapping, got {type(given).__name__}")
-        merged[section] = {**merged[section], **given}
-    load_config(name)   # the whole file must be valid, not just the sections used
     try:
+        config_from_dict(data)   # the whole file must be valid, not just the sections used
+        for section in sections:
+            merged[section] = {**merged[section], **(data.get(section) or {})}
         return config_from_dict(merged)
     except AetrackError as exc:
         raise AetrackError(f"config {path}: {exc}") from None

@@ -34,8 +34,8 @@ def merge_keypoints(multi: np.ndarray, single: np.ndarray, rule: str = "average"
 def merge_poses(poses: Poses, single: np.ndarray, refined: np.ndarray | None = None, *,
                 rescore: bool = False, rule: str = "average") -> Poses:
     """`poses` with the keypoints of the people `refined` (P,) bool (all by default) merged with `single`
-    (P, 17, 3) by `rule` (see `merge_keypoints`). Person scores stay the decoder's unless `rescore` (then: the mean merged joint score); tags,
-    joint tags and temporal tags are kept."""
+    (P, 17, 3) by `rule` (see `merge_keypoints`). Person scores stay the decoder's unless `rescore` (then: the
+    mean merged joint score); tags, joint tags and temporal tags are kept."""
     refined = np.ones(len(poses), bool) if refined is None else np.asarray(refined, bool)
     keypoints = poses.keypoints.copy()
     scores = poses.scores.copy()
@@ -44,4 +44,3 @@ def merge_poses(poses: Poses, single: np.ndarray, refined: np.ndarray | None = N
         if rescore:
             scores[refined] = keypoints[refined, :, 2].mean(1)
     return replace(poses, keypoints=keypoints.astype(np.float32), scores=scores.astype(np.float32))
-

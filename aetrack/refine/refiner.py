@@ -10,12 +10,12 @@ import torch
 
 from aetrack.config import check_precision
 from aetrack.errors import AetrackError
+from aetrack.inference.people import oks_nms
 from aetrack.inference.runtime import Network, resolve_device, to_device
 from aetrack.poses import Poses
 from aetrack.refine.boxes import PADDING, person_boxes, regions, stray_joints
 from aetrack.refine.crop import crops
 from aetrack.refine.decode import POST_PROCESS, decode_crops
-from aetrack.inference.people import oks_nms
 from aetrack.refine.merge import MERGE_RULES, merge_poses
 
 
