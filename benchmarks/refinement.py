@@ -20,6 +20,7 @@ from aetrack.eval.coco import evaluate_coco, poses_to_coco_results
 from aetrack.inference.images import coco_frames
 from aetrack.inference.predictor import Predictor
 from aetrack.refine import RefineConfig, Refiner, keypoint_boxes
+from aetrack.refine.merge import MERGE_RULES
 
 
 def coco_ap(gt: str, results: list[dict]) -> dict[str, float]:
@@ -33,7 +34,7 @@ def main() -> None:
     ap.add_argument("--refine", default=str(BUNDLED_REFINE_WEIGHTS))
     ap.add_argument("--scales", type=float, nargs="+", default=[2.0, 1.0, 0.5], help="the multi-scale setting")
     ap.add_argument("--flip", action="store_true", help="flip test in both networks")
-    ap.add_argument("--merge", choices=("average", "single"),
+    ap.add_argument("--merge", choices=MERGE_RULES,
                     help="how joints combine (RefineConfig.merge); default as the CLI: single for the bundled "
                          "models, average otherwise")
     args = ap.parse_args()
